@@ -1,0 +1,1 @@
+//! Placeholder crate root; the owning issue fills this crate in.
