@@ -1,1 +1,27 @@
-//! Placeholder crate root; the owning issue fills this crate in.
+//! Target grammar and handle normalization for the iMessage channel.
+//!
+//! This crate is the pure leaf of the workspace: it parses send targets
+//! (`chat_id:42`, `sms:+15551234567`, …), allowlist entries and sender
+//! handles, and normalizes handles so that two spellings of the same person
+//! compare equal while two different people never do. It performs no I/O.
+//!
+//! The grammar follows the anchor gateway (see `docs/targets.md` in the
+//! workspace for every deliberate difference).
+
+mod allow;
+mod handle;
+mod messaging;
+mod prefix;
+mod region;
+mod service;
+mod target;
+
+pub use allow::{AllowEntry, ParseAllowEntryError};
+pub use handle::{Handle, HandleKind, normalize_phone};
+pub use messaging::{
+    ChatType, TARGET_ID_HINT, format_chat_target, infer_chat_type, looks_like_explicit_target_id,
+    looks_like_target_id, normalize_handle, normalize_messaging_target,
+};
+pub use region::{InvalidRegionError, Region};
+pub use service::{ParseServiceError, Service};
+pub use target::{ParseTargetError, Target};

@@ -1,0 +1,168 @@
+//! Allowlist entries (`allowFrom`, `groupAllowFrom`) and their strict parser.
+
+use std::fmt;
+
+use crate::handle::Handle;
+use crate::prefix::{ChatPrefix, js_trim, parse_chat_id, split_chat, split_service};
+use crate::region::Region;
+use crate::service::Service;
+
+/// One entry of an allowlist, parsed and normalized.
+///
+/// Unlike the anchor, parsing is strict: an entry that names nobody is an
+/// error instead of a handle that silently matches other senders.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AllowEntry {
+    /// `*`: every sender.
+    Wildcard,
+    /// A chat by its numeric row id.
+    ChatId(i64),
+    /// A chat by its GUID, case preserved.
+    ChatGuid(String),
+    /// A chat by its identifier, case preserved.
+    ChatIdentifier(String),
+    /// A sender, optionally restricted to one service.
+    Handle {
+        /// The normalized sender handle.
+        handle: Handle,
+        /// `Some(Sms)` for `sms:` entries and `Some(Imessage)` for
+        /// `imessage:` entries, which match only messages of that service;
+        /// `None` for bare and `auto:` entries, which match either service.
+        service: Option<Service>,
+    },
+}
+
+/// Why an allowlist entry was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseAllowEntryError {
+    /// The entry was empty or blank.
+    #[error("allow entry is empty")]
+    Empty,
+    /// A service prefix was followed by nothing.
+    #[error("allow entry `{raw}` names no handle after its service prefix")]
+    MissingHandle {
+        /// The entry as written.
+        raw: String,
+    },
+    /// More than one service prefix, such as `imessage:sms:+1555`.
+    #[error("allow entry `{raw}` has more than one service prefix")]
+    MultipleServices {
+        /// The entry as written.
+        raw: String,
+    },
+    /// A service prefix in front of `*`; the wildcard admits every service.
+    #[error("allow entry `{raw}` puts a service prefix on the wildcard `*`")]
+    ServiceOnWildcard {
+        /// The entry as written.
+        raw: String,
+    },
+    /// A chat id prefix followed by something that is not an integer.
+    #[error("Invalid chat_id: {value}")]
+    InvalidChatId {
+        /// The text after the prefix, trimmed.
+        value: String,
+    },
+    /// A chat GUID prefix followed by nothing.
+    #[error("chat_guid is required")]
+    MissingChatGuid,
+    /// A chat identifier prefix followed by nothing.
+    #[error("chat_identifier is required")]
+    MissingChatIdentifier,
+    /// The handle contains no letter or digit, so it names nobody.
+    #[error("allow entry `{raw}` contains no letter or digit")]
+    NoHandle {
+        /// The entry as written.
+        raw: String,
+    },
+}
+
+impl AllowEntry {
+    /// Parses one allowlist entry, normalizing handles with `region`.
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`ParseAllowEntryError`] for empty entries, a service prefix
+    /// with nothing after it (or in front of `*`, or doubled), a chat prefix
+    /// with an empty or non-integer value, and handles with no letter or digit.
+    pub fn parse(raw: &str, region: &Region) -> Result<AllowEntry, ParseAllowEntryError> {
+        let trimmed = js_trim(raw);
+        if trimmed.is_empty() {
+            return Err(ParseAllowEntryError::Empty);
+        }
+        let (service, rest) = match split_service(trimmed) {
+            Some((_, service, rest)) => (Some(service), js_trim(rest)),
+            None => (None, trimmed),
+        };
+        if service.is_some() {
+            if rest.is_empty() {
+                return Err(ParseAllowEntryError::MissingHandle {
+                    raw: trimmed.to_owned(),
+                });
+            }
+            if split_service(rest).is_some() {
+                return Err(ParseAllowEntryError::MultipleServices {
+                    raw: trimmed.to_owned(),
+                });
+            }
+            if rest == "*" {
+                return Err(ParseAllowEntryError::ServiceOnWildcard {
+                    raw: trimmed.to_owned(),
+                });
+            }
+        } else if rest == "*" {
+            return Ok(AllowEntry::Wildcard);
+        }
+        // A chat entry has no service; the anchor drops the prefix too.
+        if let Some((kind, value)) = split_chat(rest) {
+            return match kind {
+                ChatPrefix::Id => parse_chat_id(value).map(AllowEntry::ChatId).ok_or_else(|| {
+                    ParseAllowEntryError::InvalidChatId {
+                        value: value.to_owned(),
+                    }
+                }),
+                ChatPrefix::Guid if value.is_empty() => Err(ParseAllowEntryError::MissingChatGuid),
+                ChatPrefix::Guid => Ok(AllowEntry::ChatGuid(value.to_owned())),
+                ChatPrefix::Identifier if value.is_empty() => {
+                    Err(ParseAllowEntryError::MissingChatIdentifier)
+                }
+                ChatPrefix::Identifier => Ok(AllowEntry::ChatIdentifier(value.to_owned())),
+            };
+        }
+        let handle =
+            Handle::normalize(rest, region).ok_or_else(|| ParseAllowEntryError::NoHandle {
+                raw: trimmed.to_owned(),
+            })?;
+        Ok(AllowEntry::Handle {
+            handle,
+            // `auto:` means "either service", exactly like a bare entry.
+            service: service.filter(|s| *s != Service::Auto),
+        })
+    }
+
+    /// Whether this entry names a sender (a handle or the wildcard) rather than a chat.
+    pub fn is_sender(&self) -> bool {
+        matches!(self, AllowEntry::Wildcard | AllowEntry::Handle { .. })
+    }
+}
+
+impl fmt::Display for AllowEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowEntry::Wildcard => f.write_str("*"),
+            AllowEntry::ChatId(id) => write!(f, "{}{id}", ChatPrefix::Id.canonical()),
+            AllowEntry::ChatGuid(guid) => write!(f, "{}{guid}", ChatPrefix::Guid.canonical()),
+            AllowEntry::ChatIdentifier(ident) => {
+                write!(f, "{}{ident}", ChatPrefix::Identifier.canonical())
+            }
+            AllowEntry::Handle {
+                handle,
+                service: None,
+            } => f.write_str(handle.as_str()),
+            AllowEntry::Handle {
+                handle,
+                service: Some(service),
+            } => write!(f, "{}{}", service.prefix(), handle.as_str()),
+        }
+    }
+}

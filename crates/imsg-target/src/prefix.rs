@@ -1,0 +1,103 @@
+//! The prefix vocabularies of the target grammar and helpers to match them.
+
+use crate::service::Service;
+
+/// Prefixes that select a numeric chat id, in the anchor's order.
+pub(crate) const CHAT_ID_PREFIXES: [&str; 3] = ["chat_id:", "chatid:", "chat:"];
+/// Prefixes that select a chat GUID.
+pub(crate) const CHAT_GUID_PREFIXES: [&str; 3] = ["chat_guid:", "chatguid:", "guid:"];
+/// Prefixes that select a chat identifier.
+pub(crate) const CHAT_IDENTIFIER_PREFIXES: [&str; 3] =
+    ["chat_identifier:", "chatidentifier:", "chatident:"];
+/// Service prefixes with the service each one selects.
+pub(crate) const SERVICE_PREFIXES: [(&str, Service); 3] = [
+    ("imessage:", Service::Imessage),
+    ("sms:", Service::Sms),
+    ("auto:", Service::Auto),
+];
+
+/// The kind of chat a chat prefix selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChatPrefix {
+    /// `chat_id:` and its aliases.
+    Id,
+    /// `chat_guid:` and its aliases.
+    Guid,
+    /// `chat_identifier:` and its aliases.
+    Identifier,
+}
+
+impl ChatPrefix {
+    /// The canonical spelling used when printing a chat target.
+    pub(crate) fn canonical(self) -> &'static str {
+        match self {
+            Self::Id => "chat_id:",
+            Self::Guid => "chat_guid:",
+            Self::Identifier => "chat_identifier:",
+        }
+    }
+}
+
+/// Trims the way JavaScript's `String.prototype.trim` does.
+///
+/// Rust's `str::trim` follows the Unicode `White_Space` property, which does
+/// not include the byte-order mark; the anchor strips it, so we do too.
+pub(crate) fn js_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+}
+
+/// Strips `prefix` (ASCII, lowercase) from `s`, ignoring ASCII case.
+///
+/// `str::get` refuses a cut inside a multi-byte character, so non-ASCII
+/// input can never panic here.
+pub(crate) fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// Splits off a leading service prefix, returning the prefix text, the
+/// service and the untrimmed remainder.
+pub(crate) fn split_service(s: &str) -> Option<(&'static str, Service, &str)> {
+    SERVICE_PREFIXES.iter().find_map(|&(prefix, service)| {
+        strip_prefix_ci(s, prefix).map(|rest| (prefix, service, rest))
+    })
+}
+
+/// Splits off a leading chat prefix, returning its kind and the trimmed value.
+pub(crate) fn split_chat(s: &str) -> Option<(ChatPrefix, &str)> {
+    let table: [(&[&str; 3], ChatPrefix); 3] = [
+        (&CHAT_ID_PREFIXES, ChatPrefix::Id),
+        (&CHAT_GUID_PREFIXES, ChatPrefix::Guid),
+        (&CHAT_IDENTIFIER_PREFIXES, ChatPrefix::Identifier),
+    ];
+    table.iter().find_map(|(prefixes, kind)| {
+        prefixes
+            .iter()
+            .find_map(|prefix| strip_prefix_ci(s, prefix))
+            .map(|rest| (*kind, js_trim(rest)))
+    })
+}
+
+/// Whether `s` starts with any service or chat prefix.
+pub(crate) fn has_any_prefix(s: &str) -> bool {
+    split_service(s).is_some() || split_chat(s).is_some()
+}
+
+/// Parses a chat id strictly: an optional sign and ASCII digits that fit an
+/// `i64`, nothing else.
+///
+/// The anchor uses JavaScript `parseInt`, which silently stops at the first
+/// non-digit (`12abc` is 12). Sending to, or allowing, the wrong chat is worse
+/// than an error, so we reject such values.
+pub(crate) fn parse_chat_id(value: &str) -> Option<i64> {
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // `i64::from_str` accepts a leading `+` or `-` itself.
+    value.parse().ok()
+}
