@@ -1,0 +1,660 @@
+//! `send`, `typing`, `read` and the bridge methods: imsg's validation to the letter, then the outcome a
+//! Mac would produce. `send` acts as Messages.app and writes the outgoing row (spec sections 5.5-5.8 and 10).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use serde_json::{Value, json};
+
+use crate::db::{self, Attachment, Group, Message, Service};
+use crate::failure::{BRIDGE_UNAVAILABLE, Failure, READ_UNAVAILABLE, TYPING_UNAVAILABLE};
+use crate::params::Params;
+use crate::settings::Settings;
+
+/// Every bridge-only method of imsg 0.9.0 except `typing` and `read`, which have their own handlers.
+pub(crate) const BRIDGE_METHODS: &[&str] = &[
+    "send.rich",
+    "send.attachment",
+    "tapback",
+    "message.edit",
+    "message.unsend",
+    "message.delete",
+    "message.notifyAnyways",
+    "chats.create",
+    "chats.delete",
+    "chats.markUnread",
+    "group.rename",
+    "group.setIcon",
+    "group.addParticipant",
+    "group.removeParticipant",
+    "group.leave",
+];
+
+/// A resolved `to` or `chat_*` target.
+enum Target {
+    Direct(String),
+    Chat {
+        chat_id: Option<i64>,
+        identifier: String,
+        guid: String,
+    },
+}
+
+/// Reads the mutually exclusive `to` / `chat_id` / `chat_identifier` / `chat_guid` params.
+fn read_target(p: Params<'_>, missing: &str) -> Result<Target, Failure> {
+    let to = p.non_empty_string("to");
+    let chat_id = p.int("chat_id");
+    let identifier = p.non_empty_string("chat_identifier");
+    let guid = p.non_empty_string("chat_guid");
+    let has_chat = chat_id.is_some() || identifier.is_some() || guid.is_some();
+    match (to, has_chat) {
+        (Some(_), true) => Err(Failure::invalid_params("use to or chat_*; not both")),
+        (None, false) => Err(Failure::invalid_params(missing)),
+        (Some(to), false) => Ok(Target::Direct(to)),
+        (None, true) => Ok(Target::Chat {
+            chat_id,
+            identifier: identifier.unwrap_or_default(),
+            guid: guid.unwrap_or_default(),
+        }),
+    }
+}
+
+/// Replaces a chat target's identifier and guid with the chat row's when `chat_id` is given.
+fn resolve_chat(conn: &Connection, target: Target) -> Result<Target, Failure> {
+    match target {
+        Target::Chat {
+            chat_id: Some(id), ..
+        } => {
+            let row: Option<(String, String)> = conn
+                .query_row(
+                    "SELECT IFNULL(chat_identifier, ''), IFNULL(guid, '') FROM chat WHERE ROWID = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (identifier, guid) =
+                row.ok_or_else(|| Failure::invalid_params(format!("unknown chat_id {id}")))?;
+            Ok(Target::Chat {
+                chat_id: Some(id),
+                identifier,
+                guid,
+            })
+        }
+        other => Ok(other),
+    }
+}
+
+/// The first chat whose identifier or guid is one of the candidates, in candidate order.
+fn find_chat(
+    conn: &Connection,
+    candidates: &[String],
+) -> rusqlite::Result<Option<(i64, String, String)>> {
+    for candidate in candidates {
+        let found = conn
+            .query_row(
+                "SELECT ROWID, IFNULL(chat_identifier, ''), IFNULL(guid, '') FROM chat \
+                 WHERE chat_identifier = ?1 OR guid = ?1 LIMIT 1",
+                [candidate],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// The existing-chat candidates of a direct target for a service (spec 10.1).
+fn direct_candidates(to: &str, service: &str) -> Vec<String> {
+    let to = to.trim();
+    let prefixes: &[&str] = match service {
+        "sms" => &["SMS;-;"],
+        "imessage" => &["iMessage;-;", "any;-;"],
+        _ => &["iMessage;-;", "any;-;", "SMS;-;"],
+    };
+    let mut list: Vec<String> = prefixes.iter().map(|p| format!("{p}{to}")).collect();
+    list.push(to.to_owned());
+    list
+}
+
+/// The candidates of a chat lookup by target string (spec 9.3).
+fn target_candidates(target: &str) -> Vec<String> {
+    let target = target.trim();
+    let mut list = vec![target.to_owned()];
+    for (prefix, other) in [("any;+;", "any;-;"), ("any;-;", "any;+;")] {
+        if let Some(rest) = target.strip_prefix(prefix) {
+            list.push(format!("{other}{rest}"));
+            list.push(rest.to_owned());
+        }
+    }
+    list
+}
+
+/// Whether a chat identifier is really a handle, so AppleScript sends to the buddy instead (spec 10.3).
+fn looks_like_handle(identifier: &str) -> bool {
+    let lower = identifier.to_ascii_lowercase();
+    ["imessage:", "sms:", "auto:"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+        || identifier.contains('@')
+        || (!identifier.is_empty()
+            && identifier
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+ ()-".contains(c)))
+}
+
+/// Normalises a phone-shaped recipient to E.164 for the region; anything else is kept as it is.
+fn normalize_recipient(to: &str, region: &str) -> String {
+    let trimmed = to.trim();
+    let phone_shaped = trimmed.chars().any(|c| c.is_ascii_digit())
+        && trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+ ()-.".contains(c));
+    if !phone_shaped {
+        return trimmed.to_owned();
+    }
+    let country = region.parse::<phonenumber::country::Id>().ok();
+    match phonenumber::parse(country, trimmed) {
+        Ok(number) => number.format().mode(phonenumber::Mode::E164).to_string(),
+        Err(_) => trimmed.to_owned(),
+    }
+}
+
+/// Expands `~` and makes a path absolute against the working directory.
+fn absolute_path(raw: &str) -> PathBuf {
+    let expanded = PathBuf::from(crate::store::expand_tilde(raw));
+    if expanded.is_absolute() {
+        expanded
+    } else {
+        std::env::current_dir().map_or(expanded.clone(), |cwd| cwd.join(&expanded))
+    }
+}
+
+/// `send` (spec 5.5): validation in imsg's order, then Messages.app's writes.
+pub(crate) fn send(
+    conn: &Connection,
+    db_path: &Path,
+    p: Params<'_>,
+    settings: &Settings,
+) -> Result<Value, Failure> {
+    let service = p.string("service").unwrap_or_else(|| "auto".to_owned());
+    if !matches!(service.as_str(), "auto" | "imessage" | "sms") {
+        return Err(Failure::invalid_params("invalid service"));
+    }
+    let transport = p
+        .string("transport")
+        .unwrap_or_else(|| "auto".to_owned())
+        .to_lowercase();
+    if !matches!(transport.as_str(), "auto" | "bridge" | "applescript") {
+        return Err(Failure::invalid_params("invalid transport"));
+    }
+    let target = read_target(p, "to is required for direct sends")?;
+    let text = p.string("text").unwrap_or_default();
+    let file = p.string("file").unwrap_or_default();
+    if text.is_empty() && file.is_empty() {
+        return Err(Failure::invalid_params("text or file is required"));
+    }
+    let target = resolve_chat(conn, target)?;
+    if let Target::Chat {
+        identifier, guid, ..
+    } = &target
+        && identifier.is_empty()
+        && guid.is_empty()
+    {
+        return Err(Failure::invalid_params("missing chat identifier or guid"));
+    }
+    let region = p
+        .string("region")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "US".to_owned());
+    // The bridge needs a chat guid: the target's own, or an existing direct chat's.
+    let bridge_guid = match &target {
+        Target::Chat {
+            identifier, guid, ..
+        } => Some(if guid.is_empty() {
+            identifier.clone()
+        } else {
+            guid.clone()
+        }),
+        Target::Direct(to) => find_chat(conn, &direct_candidates(to, &service))?
+            .map(|(_, identifier, guid)| if guid.is_empty() { identifier } else { guid }),
+    };
+    let use_bridge = transport == "bridge"
+        || (transport == "auto" && settings.bridge_ready && bridge_guid.is_some());
+    if use_bridge {
+        if bridge_guid.is_none() {
+            return Err(Failure::invalid_params(
+                "bridge transport requires an existing chat target",
+            ));
+        }
+        if !text.is_empty() && !file.is_empty() && transport == "bridge" {
+            return Err(Failure::invalid_params(
+                "bridge transport does not support text and file together",
+            ));
+        }
+        if !settings.bridge_ready {
+            return Err(Failure::internal(BRIDGE_UNAVAILABLE));
+        }
+    }
+    let attachment = if file.is_empty() {
+        None
+    } else {
+        let path = absolute_path(&file);
+        if !path.exists() {
+            return Err(Failure::internal(format!(
+                "AppleScript failed: Attachment not found at {}",
+                path.display()
+            )));
+        }
+        Some(path)
+    };
+    if let Some(reason) = &settings.send_error {
+        return Err(Failure::internal(format!("AppleScript failed: {reason}")));
+    }
+    let written = deliver(
+        db_path,
+        &target,
+        &service,
+        &region,
+        &text,
+        attachment.as_deref(),
+        settings,
+    )?;
+    let mut result =
+        json!({"ok": true, "transport": if use_bridge { "bridge" } else { "applescript" }});
+    if let (Some((rowid, guid)), Some(map)) = (written, result.as_object_mut()) {
+        // The AppleScript path reports the observed row's id and guid; the bridge path only the guid.
+        if !use_bridge {
+            map.insert("id".into(), rowid.into());
+        }
+        map.insert("guid".into(), guid.into());
+    }
+    Ok(result)
+}
+
+/// Writes the outgoing rows as Messages.app would; returns the text row's (rowid, guid) when there was text.
+fn deliver(
+    db_path: &Path,
+    target: &Target,
+    service: &str,
+    region: &str,
+    text: &str,
+    file: Option<&Path>,
+    settings: &Settings,
+) -> Result<Option<(i64, String)>, Failure> {
+    let mut conn = db::open_writer(db_path)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut message = Message {
+        from_me: true,
+        destination_caller_id: settings.self_handle.clone(),
+        ..Message::default()
+    };
+    let direct_to = match target {
+        Target::Direct(to) => Some(to.clone()),
+        Target::Chat { identifier, .. } if looks_like_handle(identifier) => {
+            Some(identifier.clone())
+        }
+        Target::Chat { .. } => None,
+    };
+    let mut direct_service = if service == "sms" {
+        Service::Sms
+    } else {
+        Service::IMessage
+    };
+    if let Some(to) = direct_to {
+        let mut handle = to.as_str();
+        for (prefix, svc) in [
+            ("imessage:", None),
+            ("sms:", Some(Service::Sms)),
+            ("auto:", None),
+        ] {
+            if handle.len() >= prefix.len() && handle[..prefix.len()].eq_ignore_ascii_case(prefix) {
+                handle = &handle[prefix.len()..];
+                if let Some(svc) = svc {
+                    direct_service = svc;
+                }
+            }
+        }
+        message.handle = normalize_recipient(handle, region);
+        message.service = direct_service;
+    } else if let Target::Chat {
+        identifier, guid, ..
+    } = target
+    {
+        let preferred = if guid.is_empty() { identifier } else { guid };
+        let Some((chat_id, identifier, guid)) = find_chat(&tx, &target_candidates(preferred))?
+        else {
+            return Err(Failure::internal(format!(
+                "AppleScript failed: Messages got an error: Can’t get chat id \"{preferred}\"."
+            )));
+        };
+        message.service = if guid.starts_with("SMS;") {
+            Service::Sms
+        } else {
+            Service::IMessage
+        };
+        if guid.contains(";+;") || identifier.contains(";+;") {
+            message.group = Some(Group {
+                identifier: identifier.clone(),
+                name: None,
+                members: Vec::new(),
+            });
+        } else {
+            message.handle = identifier.clone();
+        }
+        // Write into the exact chat that was found, whatever its guid prefix.
+        return write_into_chat(&tx, chat_id, message, text, file).and_then(|r| {
+            tx.commit()?;
+            Ok(r)
+        });
+    }
+    let chat_id = find_chat(
+        &tx,
+        &direct_candidates(
+            &message.handle,
+            if direct_service == Service::Sms {
+                "sms"
+            } else {
+                "imessage"
+            },
+        ),
+    )?
+    .map(|(id, _, _)| id);
+    let result = match chat_id {
+        Some(id) => write_into_chat(&tx, id, message, text, file)?,
+        None => {
+            // No chat yet: the first row creates the direct chat `iMessage;-;<handle>` (or `SMS;-;`).
+            let mut first = None;
+            let mut created = None;
+            if !text.is_empty() {
+                let mut m = message.clone();
+                m.text = Some(text.to_owned());
+                let w = db::write_message(&tx, &m).map_err(db_failure)?;
+                created = w.chat_id;
+                first = Some((w.rowid, w.guid));
+            }
+            if let Some(path) = file {
+                let mut m = message;
+                m.attachments = vec![attachment_for(path)];
+                db::write_message_in(&tx, &m, created).map_err(db_failure)?;
+            }
+            first
+        }
+    };
+    tx.commit()?;
+    Ok(result)
+}
+
+/// Writes the text row, then the attachment row, joined to an existing chat.
+fn write_into_chat(
+    tx: &Connection,
+    chat_id: i64,
+    message: Message,
+    text: &str,
+    file: Option<&Path>,
+) -> Result<Option<(i64, String)>, Failure> {
+    let mut first = None;
+    if !text.is_empty() {
+        let mut m = message.clone();
+        m.text = Some(text.to_owned());
+        let w = db::write_message_in(tx, &m, Some(chat_id)).map_err(db_failure)?;
+        first = Some((w.rowid, w.guid));
+    }
+    if let Some(path) = file {
+        let mut m = message;
+        m.attachments = vec![attachment_for(path)];
+        db::write_message_in(tx, &m, Some(chat_id)).map_err(db_failure)?;
+    }
+    Ok(first)
+}
+
+fn attachment_for(path: &Path) -> Attachment {
+    Attachment {
+        filename: path.display().to_string(),
+        ..Attachment::default()
+    }
+}
+
+fn db_failure(err: db::DbError) -> Failure {
+    match err {
+        db::DbError::Sqlite(e) => Failure::from(e),
+        other => Failure::internal(format!("AppleScript failed: {other}")),
+    }
+}
+
+/// `typing` (spec 5.6).
+pub(crate) fn typing(
+    conn: &Connection,
+    p: Params<'_>,
+    settings: &Settings,
+) -> Result<Value, Failure> {
+    let target = resolve_chat(conn, read_target(p, "to is required")?)?;
+    match &target {
+        Target::Chat {
+            identifier, guid, ..
+        } if identifier.is_empty() && guid.is_empty() => {
+            return Err(Failure::invalid_params("missing chat identifier or guid"));
+        }
+        Target::Direct(_) => {
+            let service = p.string("service").unwrap_or_else(|| "imessage".to_owned());
+            if !matches!(service.to_lowercase().as_str(), "auto" | "imessage" | "sms") {
+                return Err(Failure::invalid_params(service));
+            }
+        }
+        Target::Chat { .. } => {}
+    }
+    if settings.bridge_ready {
+        Ok(json!({"ok": true}))
+    } else {
+        Err(Failure::internal(TYPING_UNAVAILABLE))
+    }
+}
+
+/// `read` (spec 5.7).
+pub(crate) fn read(
+    conn: &Connection,
+    p: Params<'_>,
+    settings: &Settings,
+) -> Result<Value, Failure> {
+    let target = resolve_chat(conn, read_target(p, "to is required")?)?;
+    if let Target::Chat {
+        identifier, guid, ..
+    } = &target
+        && identifier.is_empty()
+        && guid.is_empty()
+    {
+        return Err(Failure::invalid_params("missing chat identifier or guid"));
+    }
+    if settings.bridge_ready {
+        Ok(json!({"ok": true}))
+    } else {
+        Err(Failure::internal(READ_UNAVAILABLE))
+    }
+}
+
+/// The bridge-backed methods of spec 5.8: chat target, then message param, then method params, then the bridge.
+pub(crate) fn bridge_method(
+    conn: &Connection,
+    method: &str,
+    p: Params<'_>,
+    settings: &Settings,
+) -> Result<Value, Failure> {
+    if method == "chats.create" {
+        if p.string_array("addresses").is_empty() {
+            return Err(Failure::invalid_params(
+                "addresses is required (non-empty array of phone/email)",
+            ));
+        }
+        return bridge_result(settings, json!({"ok": true}));
+    }
+    let chat_id = p.int("chat_id");
+    let has_target = chat_id.is_some()
+        || p.non_empty_string("chat_guid").is_some()
+        || p.non_empty_string("chat_identifier").is_some();
+    if !has_target {
+        return Err(Failure::invalid_params(
+            "chat_guid, chat_identifier, or chat_id is required",
+        ));
+    }
+    if let Some(id) = chat_id {
+        let row: Option<(String, String)> = conn
+            .query_row(
+                "SELECT IFNULL(chat_identifier, ''), IFNULL(guid, '') FROM chat WHERE ROWID = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            None => return Err(Failure::invalid_params(format!("unknown chat_id {id}"))),
+            Some((identifier, guid)) if identifier.is_empty() && guid.is_empty() => {
+                return Err(Failure::invalid_params(
+                    "could not resolve chat GUID for chat target",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let needs_message = matches!(
+        method,
+        "tapback" | "message.edit" | "message.unsend" | "message.delete" | "message.notifyAnyways"
+    );
+    if needs_message {
+        let message = [
+            "message_id",
+            "messageId",
+            "message_guid",
+            "messageGuid",
+            "message",
+        ]
+        .iter()
+        .find_map(|k| p.string(k))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+        if message.is_none() {
+            return Err(Failure::invalid_params(
+                "message_id or message_guid is required",
+            ));
+        }
+    }
+    let mut result = json!({"ok": true});
+    match method {
+        "tapback" => {
+            let raw = p
+                .first_string(&["reaction", "kind", "emoji"])
+                .ok_or_else(|| Failure::invalid_params("reaction, kind, or emoji is required"))?;
+            let kind = normalize_tapback(&raw, p.bool("remove").unwrap_or(false)).ok_or_else(|| {
+                Failure::invalid_params(format!(
+                    "unsupported tapback reaction {raw}; use love, like, dislike, laugh, emphasize, or question"
+                ))
+            })?;
+            result = json!({"ok": true, "reaction": kind});
+        }
+        "message.edit"
+            if p.first_string(&["text", "new_text", "newText", "edited_message"])
+                .is_none_or(|t| t.is_empty()) =>
+        {
+            return Err(Failure::invalid_params("text is required"));
+        }
+        "group.rename" if p.string("name").is_none() => {
+            return Err(Failure::invalid_params("name is required"));
+        }
+        "group.addParticipant" | "group.removeParticipant"
+            if p.non_empty_string("address").is_none() =>
+        {
+            return Err(Failure::invalid_params("address is required"));
+        }
+        "send.attachment" => {
+            let file = p
+                .first_string(&["file", "path"])
+                .filter(|f| !f.is_empty())
+                .ok_or_else(|| Failure::invalid_params("file is required"))?;
+            let path = absolute_path(&file);
+            if !path.exists() {
+                return Err(Failure::internal(format!(
+                    "AppleScript failed: Attachment not found at {}",
+                    path.display()
+                )));
+            }
+        }
+        _ => {}
+    }
+    bridge_result(settings, result)
+}
+
+fn bridge_result(settings: &Settings, result: Value) -> Result<Value, Failure> {
+    if settings.bridge_ready {
+        Ok(result)
+    } else {
+        Err(Failure::internal(BRIDGE_UNAVAILABLE))
+    }
+}
+
+/// Normalises a tapback name or emoji to `<kind>` or `remove-<kind>`.
+fn normalize_tapback(raw: &str, remove_flag: bool) -> Option<String> {
+    let lower = raw.trim().to_lowercase();
+    let (remove, name) = match lower.strip_prefix("remove-") {
+        Some(rest) => (true, rest.to_owned()),
+        None => (remove_flag, lower),
+    };
+    let kind = match name.as_str() {
+        "love" | "heart" | "❤️" | "❤" => "love",
+        "like" | "thumbsup" | "thumbs-up" | "+1" | "👍" => "like",
+        "dislike" | "thumbsdown" | "thumbs-down" | "-1" | "👎" => "dislike",
+        "laugh" | "haha" | "lol" | "😂" | "🤣" => "laugh",
+        "emphasize" | "emphasis" | "!!" | "‼" | "‼️" => "emphasize",
+        "question" | "?" | "❓" => "question",
+        _ => return None,
+    };
+    Some(if remove {
+        format!("remove-{kind}")
+    } else {
+        kind.to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_recipients() {
+        let cases = [
+            ("(415) 555-1212", "US", "+14155551212"),
+            ("07911 123456", "GB", "+447911123456"),
+            ("+15551230001", "US", "+15551230001"),
+            ("alice@example.com", "US", "alice@example.com"),
+            ("Alice", "US", "Alice"),
+        ];
+        for (input, region, want) in cases {
+            assert_eq!(normalize_recipient(input, region), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn normalizes_tapbacks() {
+        let cases = [
+            ("👍", false, Some("like")),
+            (" Heart ", false, Some("love")),
+            ("remove-lol", false, Some("remove-laugh")),
+            ("?", true, Some("remove-question")),
+            ("wow", false, None),
+        ];
+        for (raw, remove, want) in cases {
+            assert_eq!(normalize_tapback(raw, remove).as_deref(), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn recognises_handle_like_identifiers() {
+        for (id, want) in [
+            ("+15551230001", true),
+            ("a@b.c", true),
+            ("sms:123", true),
+            ("chat123", false),
+            ("", false),
+        ] {
+            assert_eq!(looks_like_handle(id), want, "{id}");
+        }
+    }
+}
