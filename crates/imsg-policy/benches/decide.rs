@@ -1,0 +1,3 @@
+//! Criterion bench of `decide` against a naive re-parse-and-scan baseline.
+
+fn main() {}

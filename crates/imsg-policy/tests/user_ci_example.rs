@@ -1,0 +1,1 @@
+//! The complete CI test a user writes to property-test their own policy (filled in below).
