@@ -166,3 +166,45 @@ impl fmt::Display for AllowEntry {
         }
     }
 }
+
+/// An entry of a sender-only allowlist named a chat.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("iMessage allowFrom entries must be sender handles: {entry}")]
+#[non_exhaustive]
+pub struct ParseAllowFromEntriesError {
+    /// The offending entry, trimmed.
+    pub entry: String,
+}
+
+/// Splits a comma- or newline-separated list of sender handles, as typed
+/// during onboarding, into trimmed entries.
+///
+/// Empty pieces are skipped. Entries are returned as written; normalize them
+/// with [`AllowEntry::parse`]. Semicolons are not separators because they
+/// occur inside chat GUIDs.
+///
+/// # Errors
+///
+/// Returns [`ParseAllowFromEntriesError`] for the first entry that names a
+/// chat (`chat_id:123`, `imessage:chat_id:123`, even `chat_identifier:` with
+/// no value), because this list admits senders only.
+pub fn parse_allow_from_entries(text: &str) -> Result<Vec<String>, ParseAllowFromEntriesError> {
+    let mut entries = Vec::new();
+    for piece in text.split([',', '\n', '\r']) {
+        let entry = js_trim(piece);
+        if entry.is_empty() {
+            continue;
+        }
+        let mut rest = entry;
+        while let Some((_, _, tail)) = split_service(rest) {
+            rest = js_trim(tail);
+        }
+        if split_chat(rest).is_some() {
+            return Err(ParseAllowFromEntriesError {
+                entry: entry.to_owned(),
+            });
+        }
+        entries.push(entry.to_owned());
+    }
+    Ok(entries)
+}

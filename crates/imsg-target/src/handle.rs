@@ -97,6 +97,12 @@ fn lowercase(s: &str) -> String {
     }
 }
 
+/// The fewest digits we hand to the phone-number parser. Shorter digit runs
+/// are SMS short codes or emergency numbers (`72975`, `911`); the parser would
+/// invent a country code for them (`911` would become `+1911`), so they are
+/// kept as digits.
+const MIN_PARSED_DIGITS: usize = 7;
+
 /// The most digits we hand to the phone-number parser; E.164 allows 15,
 /// and an international dialling prefix adds a few more. Longer digit runs
 /// are not phone numbers and skip the parser.
@@ -112,9 +118,9 @@ const MAX_PARSED_DIGITS: usize = 20;
 /// The result is never gated on validity: `+15551234567` is not a valid
 /// number by the metadata, yet tests and users rely on 555 numbers, so it is
 /// kept. Input that is already `+` followed by digits is returned as is without
-/// consulting the parser. When the parser rejects phone-shaped input (too
-/// short, unknown country code), the separators are removed and the digits
-/// kept, with the leading `+` if there was one.
+/// consulting the parser. Fewer than 7 or more than 20 digits, or input the
+/// parser rejects, keep their digits without separators, with the leading `+`
+/// if there was one: `911` stays `911`, `+1 555` becomes `+1555`.
 ///
 /// This is the only function in the workspace that calls the `phonenumber`
 /// crate.
@@ -140,7 +146,7 @@ pub fn normalize_phone(raw: &str, region: &Region) -> Option<String> {
     if digits == 0 {
         return None;
     }
-    if digits <= MAX_PARSED_DIGITS
+    if (MIN_PARSED_DIGITS..=MAX_PARSED_DIGITS).contains(&digits)
         && let Some(e164) = parse_e164(trimmed, region)
     {
         return Some(e164);

@@ -16,7 +16,9 @@ mod region;
 mod service;
 mod target;
 
-pub use allow::{AllowEntry, ParseAllowEntryError};
+pub use allow::{
+    AllowEntry, ParseAllowEntryError, ParseAllowFromEntriesError, parse_allow_from_entries,
+};
 pub use handle::{Handle, HandleKind, normalize_phone};
 pub use messaging::{
     ChatType, TARGET_ID_HINT, format_chat_target, infer_chat_type, looks_like_explicit_target_id,
