@@ -1,0 +1,851 @@
+//! The JSON-RPC client: clonable [`RpcClient`] handles in front of one driver task.
+//!
+//! The driver task owns the read half of the stream, the line decoder, the pending-request
+//! table and the notification queue. A small companion writer task owns the write half: if the
+//! driver wrote itself, a peer that stops reading its stdin while its stdout is full would
+//! block the driver's write, the driver would stop reading, and both sides would wait forever.
+//!
+//! Notifications go to the consumer through a bounded channel. When it is full the driver
+//! parks further notifications in a second bounded queue and keeps reading, so responses that
+//! arrive behind them are still routed; only when that queue is full too does the driver stop
+//! reading, the pipe fills and the peer blocks. Nothing is ever dropped.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::error::RpcError;
+use crate::frame::{DEFAULT_MAX_LINE_BYTES, Frame, LineDecoder};
+use crate::wire::{
+    ChatsList, ChatsListParams, History, HistoryParams, Incoming, MessageEvent, Notification,
+    OkResult, ReadParams, Request, SendParams, SendResult, StreamError, SubscribeParams,
+    Subscription, TypingParams, UnsubscribeParams, Version,
+};
+
+/// How many bytes of a bad line are quoted in the log.
+const PREVIEW_BYTES: usize = 80;
+
+/// How many timed-out request ids are remembered, to name late answers in the log.
+const REMEMBERED_CANCELLED: usize = 64;
+
+/// Settings of an [`RpcClient`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// Lines longer than this are discarded (default 16 MiB).
+    pub max_line_bytes: usize,
+    /// Capacity of the notification channel the consumer reads (default 1024).
+    pub notification_capacity: usize,
+    /// How many notifications the driver parks while that channel is full before it stops
+    /// reading (default 1024). Responses behind parked notifications are still routed.
+    pub notification_overflow: usize,
+    /// Timeout of every request except `send` (default 10 s).
+    pub request_timeout: Duration,
+    /// Timeout of `send` (default 150 s; bridge sends on macOS 26 can stall for minutes).
+    pub send_timeout: Duration,
+    /// The binary named in a Full Disk Access error (default `imsg`).
+    pub binary: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            notification_capacity: 1024,
+            notification_overflow: 1024,
+            request_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(150),
+            binary: "imsg".to_owned(),
+        }
+    }
+}
+
+/// A snapshot of the transport counters of one client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Non-blank lines read, including bad and oversized ones.
+    pub lines: u64,
+    /// Lines that were not a JSON-RPC object (invalid UTF-8, not JSON, not an object).
+    pub bad_lines: u64,
+    /// Lines longer than the maximum, discarded.
+    pub oversized: u64,
+    /// Notifications handed to the consumer's queue.
+    pub notifications: u64,
+    /// Responses whose id matched no pending request (unknown, duplicate or late).
+    pub orphan_responses: u64,
+    /// Requests waiting for their answer right now.
+    pub pending: u64,
+}
+
+/// Atomic counters shared by the driver and the handles.
+#[derive(Debug, Default)]
+struct Stats {
+    lines: AtomicU64,
+    bad_lines: AtomicU64,
+    oversized: AtomicU64,
+    notifications: AtomicU64,
+    orphan_responses: AtomicU64,
+    pending: AtomicU64,
+}
+
+impl Stats {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Counters {
+        Counters {
+            lines: self.lines.load(Ordering::Relaxed),
+            bad_lines: self.bad_lines.load(Ordering::Relaxed),
+            oversized: self.oversized.load(Ordering::Relaxed),
+            notifications: self.notifications.load(Ordering::Relaxed),
+            orphan_responses: self.orphan_responses.load(Ordering::Relaxed),
+            pending: self.pending.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// State shared between the handles and the driver.
+#[derive(Debug)]
+struct Shared {
+    next_id: AtomicU64,
+    /// The one recorded failure, set once when the session ends.
+    closed: OnceLock<RpcError>,
+    stats: Stats,
+    config: ClientConfig,
+}
+
+/// What a finished request hands back to its caller: the raw result or an error.
+type Reply = Result<Box<RawValue>, RpcError>;
+
+/// Messages from the handles to the driver.
+#[derive(Debug)]
+enum Command {
+    /// Register a pending request, then write its line.
+    Request {
+        id: u64,
+        method: String,
+        line: Vec<u8>,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// Forget a pending request (its caller timed out or went away).
+    Cancel { id: u64 },
+    /// Close the peer's input; the peer is expected to exit on EOF.
+    CloseInput,
+}
+
+/// Computes the error recorded when the stream ends; the spawner uses it to add the exit
+/// status and the stderr tail.
+pub(crate) type CloseReporter =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = RpcError> + Send>> + Send>;
+
+/// A cheap, clonable handle to one `imsg rpc` session.
+///
+/// Requests from many tasks are multiplexed over the one stream; each gets a fresh numeric id
+/// and its own timeout. When the session ends, every pending and later request fails with the
+/// same recorded error (see [`RpcClient::close_reason`]).
+#[derive(Debug, Clone)]
+pub struct RpcClient {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+/// The ordered stream of notifications of one session.
+///
+/// The consumer must keep draining it: when it and the driver's overflow queue are full, the
+/// driver stops reading, so responses queued behind further notifications wait (and time out).
+#[derive(Debug)]
+pub struct Notifications {
+    rx: mpsc::Receiver<Notification>,
+}
+
+impl Notifications {
+    /// Waits for the next notification; `None` once the session has ended and all were read.
+    pub async fn recv(&mut self) -> Option<Notification> {
+        self.rx.recv().await
+    }
+
+    /// Returns a notification if one is ready, without waiting.
+    pub fn try_recv(&mut self) -> Option<Notification> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl RpcClient {
+    /// Starts a session over one bidirectional stream (for example a `tokio::io::duplex` end).
+    ///
+    /// Must be called inside a Tokio runtime: it spawns the driver and the writer tasks.
+    pub fn connect<T>(io: T, config: ClientConfig) -> (Self, Notifications)
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (reader, writer) = tokio::io::split(io);
+        Self::from_halves(reader, writer, config)
+    }
+
+    /// Starts a session over separate read and write halves (a child's stdout and stdin).
+    ///
+    /// Must be called inside a Tokio runtime.
+    pub fn from_halves<R, W>(reader: R, writer: W, config: ClientConfig) -> (Self, Notifications)
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        Self::start(reader, writer, config, None)
+    }
+
+    /// Starts the driver and writer tasks.
+    pub(crate) fn start<R, W>(
+        reader: R,
+        writer: W,
+        config: ClientConfig,
+        reporter: Option<CloseReporter>,
+    ) -> (Self, Notifications)
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (notify_tx, notify_rx) = mpsc::channel(config.notification_capacity.max(1));
+        let (line_tx, line_rx) = mpsc::unbounded_channel();
+        let (write_err_tx, write_err_rx) = oneshot::channel();
+        let shared = Arc::new(Shared {
+            next_id: AtomicU64::new(1),
+            closed: OnceLock::new(),
+            stats: Stats::default(),
+            config,
+        });
+        tokio::spawn(write_loop(writer, line_rx, write_err_tx));
+        let driver = Driver {
+            decoder: LineDecoder::new(shared.config.max_line_bytes),
+            shared: Arc::clone(&shared),
+            commands: command_rx,
+            accepting: true,
+            lines: Some(line_tx),
+            write_error: write_err_rx,
+            input_broken: None,
+            pending: HashMap::new(),
+            cancelled: VecDeque::new(),
+            notify: notify_tx,
+            parked: VecDeque::new(),
+        };
+        tokio::spawn(driver.run(reader, reporter));
+        (Self { shared, commands }, Notifications { rx: notify_rx })
+    }
+
+    /// Sends a request and returns its raw `result`, with the default timeout for `method`.
+    ///
+    /// This is the escape hatch for the bridge methods (`send.rich`, `tapback`, ...).
+    ///
+    /// # Errors
+    ///
+    /// [`RpcError::Remote`] for a JSON-RPC error answer, [`RpcError::PermissionDenied`] for
+    /// imsg's Full Disk Access error, [`RpcError::Timeout`] (or
+    /// [`RpcError::SendOutcomeUnknown`] for `send`) when no answer came in time, and the
+    /// recorded [`RpcError::Closed`] or [`RpcError::Io`] once the session has ended.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        self.request(method, &params, self.timeout_for(method))
+            .await
+    }
+
+    /// Like [`RpcClient::call`] with an explicit timeout.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::call`].
+    pub async fn call_with_timeout(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        self.request(method, &params, timeout).await
+    }
+
+    /// `chats.list`: chats, newest activity first.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::call`], plus [`RpcError::Decode`] when the result has the wrong shape.
+    pub async fn chats_list(&self, params: &ChatsListParams) -> Result<ChatsList, RpcError> {
+        self.typed("chats.list", params).await
+    }
+
+    /// `messages.history`: messages of one chat, newest first.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::chats_list`].
+    pub async fn messages_history(&self, params: &HistoryParams) -> Result<History, RpcError> {
+        self.typed("messages.history", params).await
+    }
+
+    /// `watch.subscribe`: starts a subscription whose rows arrive as notifications.
+    ///
+    /// Notifications for the new id can arrive before this call returns.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::chats_list`].
+    pub async fn watch_subscribe(
+        &self,
+        params: &SubscribeParams,
+    ) -> Result<Subscription, RpcError> {
+        self.typed("watch.subscribe", params).await
+    }
+
+    /// `watch.unsubscribe`: ends a subscription (imsg says ok even for unknown ids).
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::chats_list`].
+    pub async fn watch_unsubscribe(&self, subscription: i64) -> Result<OkResult, RpcError> {
+        self.typed("watch.unsubscribe", &UnsubscribeParams { subscription })
+            .await
+    }
+
+    /// `send`: delivers a text or file. Never retried.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::chats_list`]; a timeout is [`RpcError::SendOutcomeUnknown`].
+    pub async fn send(&self, params: &SendParams) -> Result<SendResult, RpcError> {
+        self.typed("send", params).await
+    }
+
+    /// `typing`: starts or stops the typing indicator (needs the IMCore bridge).
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::chats_list`].
+    pub async fn typing(&self, params: &TypingParams) -> Result<OkResult, RpcError> {
+        self.typed("typing", params).await
+    }
+
+    /// `read`: marks a chat read (needs the IMCore bridge).
+    ///
+    /// # Errors
+    ///
+    /// As for [`RpcClient::chats_list`].
+    pub async fn read(&self, params: &ReadParams) -> Result<OkResult, RpcError> {
+        self.typed("read", params).await
+    }
+
+    /// The transport counters so far.
+    #[must_use]
+    pub fn counters(&self) -> Counters {
+        self.shared.stats.snapshot()
+    }
+
+    /// The error every request gets once the session has ended, or `None` while it runs.
+    #[must_use]
+    pub fn close_reason(&self) -> Option<RpcError> {
+        self.shared.closed.get().cloned()
+    }
+
+    /// Closes the peer's input after the requests already queued; imsg exits on EOF.
+    pub fn close_input(&self) {
+        // A send error means the driver is gone and the input is already closed.
+        let _ = self.commands.send(Command::CloseInput);
+    }
+
+    /// The configured timeout for `method`.
+    fn timeout_for(&self, method: &str) -> Duration {
+        if method == "send" {
+            self.shared.config.send_timeout
+        } else {
+            self.shared.config.request_timeout
+        }
+    }
+
+    /// Sends a request with typed params and decodes its result into `T`.
+    async fn typed<P, T>(&self, method: &str, params: &P) -> Result<T, RpcError>
+    where
+        P: Serialize + Sync,
+        T: DeserializeOwned,
+    {
+        let raw = self
+            .request_raw(method, params, self.timeout_for(method))
+            .await?;
+        serde_json::from_str(raw.get()).map_err(|e| RpcError::Decode {
+            method: method.to_owned(),
+            source: Arc::new(e),
+        })
+    }
+
+    /// Sends a request and decodes its result as a `Value`.
+    async fn request<P: Serialize + Sync>(
+        &self,
+        method: &str,
+        params: &P,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        let raw = self.request_raw(method, params, timeout).await?;
+        serde_json::from_str(raw.get()).map_err(|e| RpcError::Decode {
+            method: method.to_owned(),
+            source: Arc::new(e),
+        })
+    }
+
+    /// Registers a request with the driver and waits for its answer, at most `timeout`.
+    async fn request_raw<P: Serialize + Sync>(
+        &self,
+        method: &str,
+        params: &P,
+        timeout: Duration,
+    ) -> Reply {
+        if let Some(err) = self.shared.closed.get() {
+            return Err(err.clone());
+        }
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let request = Request {
+            jsonrpc: Version::V2,
+            id,
+            method,
+            params,
+        };
+        let mut line = serde_json::to_vec(&request).map_err(|e| RpcError::Decode {
+            method: method.to_owned(),
+            source: Arc::new(e),
+        })?;
+        line.push(b'\n');
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Request {
+            id,
+            method: method.to_owned(),
+            line,
+            reply,
+        };
+        if self.commands.send(command).is_err() {
+            return Err(self.ended());
+        }
+        // If the caller drops this future, the guard tells the driver to forget the id.
+        let mut guard = CancelOnDrop {
+            id,
+            commands: &self.commands,
+            armed: true,
+        };
+        let outcome = tokio::time::timeout(timeout, answer).await;
+        match outcome {
+            Ok(Ok(reply)) => {
+                guard.armed = false;
+                reply
+            }
+            Ok(Err(_)) => {
+                guard.armed = false;
+                Err(self.ended())
+            }
+            Err(_) => {
+                // The guard removes the pending entry; the answer, if it comes, is logged.
+                drop(guard);
+                if method == "send" {
+                    warn!(id, "imsg rpc send timed out; outcome unknown, not retried");
+                    Err(RpcError::SendOutcomeUnknown { after: timeout })
+                } else {
+                    Err(RpcError::Timeout {
+                        method: method.to_owned(),
+                        after: timeout,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The recorded failure, or a generic "closed" when none was recorded yet.
+    fn ended(&self) -> RpcError {
+        self.close_reason().unwrap_or(RpcError::Closed {
+            status: None,
+            stderr_tail: String::new(),
+        })
+    }
+}
+
+/// Removes a pending request from the driver's table when its caller stops waiting.
+struct CancelOnDrop<'a> {
+    id: u64,
+    commands: &'a mpsc::UnboundedSender<Command>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // A send error means the driver is gone, and with it the pending table.
+            let _ = self.commands.send(Command::Cancel { id: self.id });
+        }
+    }
+}
+
+/// What woke the driver loop.
+#[derive(Debug)]
+enum Event {
+    Command(Option<Command>),
+    WriteFailed(Option<std::io::Error>),
+    Delivered,
+    ConsumerGone,
+    Read(std::io::Result<usize>),
+}
+
+/// One request waiting for its answer.
+#[derive(Debug)]
+struct Pending {
+    method: String,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The task that owns the read half, the decoder, the pending table and the queues.
+struct Driver {
+    decoder: LineDecoder,
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// False once every handle is gone.
+    accepting: bool,
+    /// Lines for the writer task; `None` once the input was closed.
+    lines: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    write_error: oneshot::Receiver<std::io::Error>,
+    /// Set when writing failed; new requests fail at once with it.
+    input_broken: Option<Arc<std::io::Error>>,
+    pending: HashMap<u64, Pending>,
+    /// Recently cancelled ids, to name a late answer in the log.
+    cancelled: VecDeque<(u64, String)>,
+    notify: mpsc::Sender<Notification>,
+    /// Notifications waiting for room in `notify`, in order.
+    parked: VecDeque<Notification>,
+}
+
+impl Driver {
+    async fn run<R: AsyncRead + Unpin>(mut self, mut reader: R, reporter: Option<CloseReporter>) {
+        let overflow = self.shared.config.notification_overflow.max(1);
+        let mut write_failed = false;
+        let read_error = loop {
+            let event = tokio::select! {
+                biased;
+                command = self.commands.recv(), if self.accepting => Event::Command(command),
+                result = &mut self.write_error, if !write_failed => Event::WriteFailed(result.ok()),
+                permit = self.notify.reserve(), if !self.parked.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(n) = self.parked.pop_front() {
+                            permit.send(n);
+                        }
+                        Event::Delivered
+                    }
+                    Err(_) => Event::ConsumerGone,
+                },
+                read = reader.read_buf(self.decoder.buffer_mut()),
+                    if self.parked.len() < overflow => Event::Read(read),
+            };
+            match event {
+                Event::Command(Some(command)) => self.on_command(command),
+                Event::Command(None) => {
+                    // Every handle is gone: nobody can ask anything more, so end the input
+                    // and keep reading until the peer closes its output.
+                    self.accepting = false;
+                    self.lines = None;
+                }
+                Event::WriteFailed(err) => {
+                    write_failed = true;
+                    if let Some(err) = err {
+                        warn!(error = %err, "imsg rpc: writing to the peer failed");
+                        self.input_broken = Some(Arc::new(err));
+                    }
+                }
+                Event::Delivered => self.pump(overflow),
+                Event::ConsumerGone => self.consumer_gone(),
+                Event::Read(Ok(0)) => break None,
+                Event::Read(Ok(_)) => self.pump(overflow),
+                Event::Read(Err(err)) => break Some(err),
+            }
+        };
+        // Everything still buffered is in memory already: route it all, then the tail.
+        self.pump(usize::MAX);
+        if let Some(frame) = self.decoder.finish() {
+            self.on_frame(frame);
+        }
+        let error = match (reporter, read_error) {
+            (_, Some(err)) => RpcError::io(err),
+            (Some(reporter), None) => reporter().await,
+            (None, None) => RpcError::Closed {
+                status: None,
+                stderr_tail: String::new(),
+            },
+        };
+        debug!(%error, "imsg rpc session ended");
+        let error = self.shared.closed.get_or_init(|| error).clone();
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            if let Command::Request { reply, .. } = command {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+        for (_, pending) in self.pending.drain() {
+            let _ = pending.reply.send(Err(error.clone()));
+        }
+        self.shared.stats.pending.store(0, Ordering::Relaxed);
+        self.lines = None;
+        // Hand out what was parked; the consumer may still be reading.
+        while let Some(n) = self.parked.pop_front() {
+            if self.notify.send(n).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Request {
+                id,
+                method,
+                line,
+                reply,
+            } => {
+                if let Some(err) = &self.input_broken {
+                    let _ = reply.send(Err(RpcError::Io {
+                        source: Arc::clone(err),
+                    }));
+                    return;
+                }
+                let Some(lines) = &self.lines else {
+                    let _ = reply.send(Err(RpcError::Closed {
+                        status: None,
+                        stderr_tail: "input already closed".to_owned(),
+                    }));
+                    return;
+                };
+                // INVARIANT: ids come from one counter, so an id is never pending twice.
+                let previous = self.pending.insert(id, Pending { method, reply });
+                debug_assert!(previous.is_none(), "request id reused");
+                self.shared
+                    .stats
+                    .pending
+                    .store(self.pending.len() as u64, Ordering::Relaxed);
+                // A send error means the writer task has ended; its error arrives separately.
+                let _ = lines.send(line);
+            }
+            Command::Cancel { id } => {
+                if let Some(pending) = self.pending.remove(&id) {
+                    if self.cancelled.len() == REMEMBERED_CANCELLED {
+                        self.cancelled.pop_front();
+                    }
+                    self.cancelled.push_back((id, pending.method));
+                    self.shared
+                        .stats
+                        .pending
+                        .store(self.pending.len() as u64, Ordering::Relaxed);
+                }
+            }
+            Command::CloseInput => self.lines = None,
+        }
+    }
+
+    /// Decodes buffered frames while the overflow queue has room.
+    fn pump(&mut self, overflow: usize) {
+        while self.parked.len() < overflow {
+            let Some(frame) = self.decoder.next_frame() else {
+                break;
+            };
+            self.on_frame(frame);
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame) {
+        let stats = &self.shared.stats;
+        Stats::bump(&stats.lines);
+        let line = match frame {
+            Frame::Oversized => {
+                Stats::bump(&stats.oversized);
+                warn!(
+                    max = self.shared.config.max_line_bytes,
+                    "imsg rpc: discarded a line longer than the maximum"
+                );
+                return;
+            }
+            Frame::Line(line) => line,
+        };
+        // A struct also deserialises from a JSON array, so insist on an object up front.
+        let incoming = if line.first() == Some(&b'{') {
+            serde_json::from_slice::<Incoming<'_>>(&line).map_err(|e| e.to_string())
+        } else {
+            Err("not a JSON object".to_owned())
+        };
+        match incoming {
+            Ok(incoming) => self.on_incoming(incoming),
+            Err(reason) => {
+                Stats::bump(&stats.bad_lines);
+                warn!(
+                    line = %preview(&line),
+                    %reason,
+                    "imsg rpc: skipped a line that is not a JSON-RPC object"
+                );
+            }
+        }
+    }
+
+    fn on_incoming(&mut self, incoming: Incoming<'_>) {
+        let id = incoming.id.filter(|raw| raw.get() != "null");
+        match (id, incoming.method) {
+            (None, Some(method)) => {
+                let notification = decode_notification(&method, incoming.params);
+                self.deliver(notification);
+            }
+            (Some(id), _) => self.on_response(id, incoming.result, incoming.error),
+            (None, None) => {
+                Stats::bump(&self.shared.stats.orphan_responses);
+                match incoming.error {
+                    Some(err) => warn!(
+                        code = err.code,
+                        message = %err.message,
+                        "imsg rpc: the peer reported an error without a request id"
+                    ),
+                    None => warn!("imsg rpc: skipped an object with neither id nor method"),
+                }
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        raw_id: &RawValue,
+        result: Option<&RawValue>,
+        error: Option<crate::wire::ErrorObject>,
+    ) {
+        let id = parse_id(raw_id);
+        let Some(pending) = id.and_then(|id| self.pending.remove(&id)) else {
+            Stats::bump(&self.shared.stats.orphan_responses);
+            let late = id.and_then(|id| self.cancelled.iter().find(|(c, _)| *c == id));
+            match late {
+                Some((id, method)) => warn!(
+                    id,
+                    %method,
+                    "imsg rpc: answer arrived after its request timed out; ignored"
+                ),
+                None => warn!(
+                    id = raw_id.get(),
+                    "imsg rpc: answer with an unknown or already answered id; ignored"
+                ),
+            }
+            return;
+        };
+        self.shared
+            .stats
+            .pending
+            .store(self.pending.len() as u64, Ordering::Relaxed);
+        let reply = match (error, result) {
+            (Some(err), _) => Err(RpcError::from_remote(
+                err.code,
+                err.message,
+                err.data,
+                &self.shared.config.binary,
+            )),
+            (None, Some(result)) => Ok(result.to_owned()),
+            (None, None) => Err(RpcError::Decode {
+                method: pending.method,
+                source: Arc::new(<serde_json::Error as serde::de::Error>::custom(
+                    "response has neither result nor error",
+                )),
+            }),
+        };
+        // The caller may have given up in the meantime; then the answer is dropped.
+        let _ = pending.reply.send(reply);
+    }
+
+    /// Queues a notification in order, parking it when the consumer's channel is full.
+    fn deliver(&mut self, notification: Notification) {
+        Stats::bump(&self.shared.stats.notifications);
+        if !self.parked.is_empty() {
+            self.parked.push_back(notification);
+            return;
+        }
+        match self.notify.try_send(notification) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(n)) => self.parked.push_back(n),
+            Err(mpsc::error::TrySendError::Closed(_)) => self.consumer_gone(),
+        }
+    }
+
+    fn consumer_gone(&mut self) {
+        if !self.parked.is_empty() {
+            debug!(
+                dropped = self.parked.len(),
+                "imsg rpc: notification receiver dropped; discarding its queue"
+            );
+        }
+        self.parked.clear();
+    }
+}
+
+/// Turns a notification's method and raw params into a [`Notification`].
+fn decode_notification(method: &str, params: Option<&RawValue>) -> Notification {
+    let raw = params.map_or("null", RawValue::get);
+    let typed = match method {
+        "message" => serde_json::from_str::<Box<MessageEvent>>(raw).map(Notification::Message),
+        "error" => serde_json::from_str::<StreamError>(raw).map(Notification::Error),
+        _ => {
+            return Notification::Other {
+                method: method.to_owned(),
+                params: serde_json::from_str(raw).unwrap_or(Value::Null),
+            };
+        }
+    };
+    typed.unwrap_or_else(|err| {
+        warn!(%method, error = %err, "imsg rpc: notification params have an unexpected shape");
+        Notification::Malformed {
+            method: method.to_owned(),
+            params: serde_json::from_str(raw).unwrap_or(Value::Null),
+            error: err.to_string(),
+        }
+    })
+}
+
+/// Reads a response id: a number, or a string holding one (some peers stringify ids).
+fn parse_id(raw: &RawValue) -> Option<u64> {
+    match serde_json::from_str::<Value>(raw.get()).ok()? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The first bytes of a line, lossily decoded and escaped, for logs.
+fn preview(line: &[u8]) -> String {
+    let cut = &line[..line.len().min(PREVIEW_BYTES)];
+    let text = String::from_utf8_lossy(cut);
+    let mut out: String = text.escape_debug().collect();
+    if line.len() > PREVIEW_BYTES {
+        out.push_str("...");
+    }
+    out
+}
+
+/// The writer task: writes request lines in order and closes the input at the end.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut lines: mpsc::UnboundedReceiver<Vec<u8>>,
+    failed: oneshot::Sender<std::io::Error>,
+) {
+    while let Some(line) = lines.recv().await {
+        let mut result = writer.write_all(&line).await;
+        if result.is_ok() && lines.is_empty() {
+            result = writer.flush().await;
+        }
+        if let Err(err) = result {
+            let _ = failed.send(err);
+            return;
+        }
+    }
+    // EOF on its stdin is imsg's signal to exit.
+    if let Err(err) = writer.shutdown().await {
+        debug!(error = %err, "imsg rpc: closing the peer's input failed");
+    }
+}

@@ -1,0 +1,161 @@
+//! Real child processes (small shell scripts): exit reporting, stderr tail, shutdown, probe.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use imsg_rpc::{ClientConfig, RpcError, SpawnOptions, probe, spawn};
+use serde_json::json;
+
+/// Upper bound for any wait on a child in these tests; they finish far sooner.
+const BOUND: Duration = Duration::from_secs(20);
+
+/// Writes an executable shell script into a fresh temporary directory.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn options(path: &Path) -> SpawnOptions {
+    let mut config = ClientConfig::default();
+    config.request_timeout = BOUND;
+    SpawnOptions::new(path.display().to_string()).with_client(config)
+}
+
+#[tokio::test]
+async fn exit_is_reported_with_status_and_stderr_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "imsg",
+        "read line\necho 'fatal: database vanished' >&2\necho 'second diagnostic' >&2\nexit 3",
+    );
+    let (mut child, client, _n) = spawn(options(&path)).unwrap();
+    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "imsg rpc exited (code 3): stderr: fatal: database vanished | second diagnostic"
+    );
+    let later = client.call("chats.list", json!({})).await.unwrap_err();
+    assert_eq!(later.to_string(), err.to_string());
+    assert_eq!(
+        child.wait_timeout(BOUND).await.and_then(|s| s.code()),
+        Some(3)
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_stdin_and_the_child_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Echo a fixed answer per request until stdin ends, then exit 0.
+    let path = script(
+        dir.path(),
+        "imsg",
+        r#"while read line; do echo '{"jsonrpc":"2.0","id":1,"result":{"chats":[]}}'; done; exit 0"#,
+    );
+    let (child, client, _n) = spawn(options(&path)).unwrap();
+    let value = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(value, json!({"chats":[]}));
+    let status = tokio::time::timeout(BOUND, child.shutdown()).await.unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
+
+#[tokio::test]
+async fn shutdown_escalates_to_sigterm_then_sigkill() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // Ignores EOF but dies on SIGTERM.
+        ("term", "exec sleep 600", 15),
+        // Ignores EOF and SIGTERM: only SIGKILL ends it.
+        ("kill", "trap '' TERM\nwhile :; do sleep 1; done", 9),
+    ];
+    for (name, body, signal) in cases {
+        let path = script(dir.path(), name, body);
+        let mut opts = options(&path);
+        opts.close_grace = Duration::from_millis(100);
+        opts.term_grace = Duration::from_millis(300);
+        let (child, _client, _n) = spawn(opts).unwrap();
+        let status = tokio::time::timeout(BOUND, child.shutdown()).await.unwrap();
+        assert_eq!(status.and_then(|s| s.signal()), Some(signal), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn missing_binary_is_not_found() {
+    let err = spawn(SpawnOptions::new("/nonexistent/dir/imsg")).unwrap_err();
+    assert_eq!(err.to_string(), "imsg not found (`/nonexistent/dir/imsg`)");
+}
+
+#[tokio::test]
+async fn probe_classifies_installations() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = script(
+        dir.path(),
+        "good",
+        r#"case "$1 $2" in
+  "rpc --help") echo "imsg rpc"; exit 0;;
+  "--version ") echo "0.9.0"; exit 0;;
+esac
+while read line; do echo '{"jsonrpc":"2.0","id":1,"result":{"chats":[{"id":2}]}}'; done"#,
+    );
+    let old = script(
+        dir.path(),
+        "old",
+        r#"echo "Error: Unknown command 'rpc'"; exit 1"#,
+    );
+    let fda = script(
+        dir.path(),
+        "fda",
+        r#"case "$1 $2" in
+  "rpc --help") exit 0;;
+  "--version ") echo "0.9.0"; exit 0;;
+esac
+read line
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"Internal error","data":"unable to open database file (code: 14)\n\nPermission Error: Cannot access Messages database\n\nThe Messages database at /x/chat.db requires Full Disk Access permission."}}'
+while read line; do :; done
+exit 1"#,
+    );
+    let stalled = script(
+        dir.path(),
+        "stalled",
+        r#"case "$1 $2" in
+  "rpc --help") exit 0;;
+esac
+exec sleep 600"#,
+    );
+    let timeout = Duration::from_secs(2);
+    let report = probe(&options(&good), BOUND).await.unwrap();
+    assert_eq!(report.version.as_deref(), Some("0.9.0"));
+    assert_eq!(report.chats, 1);
+
+    let err = probe(&options(&old), timeout).await.unwrap_err();
+    assert!(matches!(err, RpcError::RpcUnsupported { .. }), "{err:?}");
+
+    let err = probe(&options(&fda), BOUND).await.unwrap_err();
+    match &err {
+        RpcError::PermissionDenied {
+            binary, db_path, ..
+        } => {
+            assert_eq!(binary, &fda.display().to_string());
+            assert_eq!(db_path.as_deref(), Some("/x/chat.db"));
+        }
+        other => panic!("expected PermissionDenied, got {other:?}"),
+    }
+
+    let err = probe(&options(&stalled), timeout).await.unwrap_err();
+    assert!(matches!(err, RpcError::Timeout { .. }), "{err:?}");
+
+    let err = probe(&options(&dir.path().join("absent")), timeout)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RpcError::NotFound { .. }), "{err:?}");
+}
