@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use imsg_target::{AllowEntry, Region, Target};
 
-use crate::allowlist::AllowSet;
+use crate::allowlist::{AllowSet, ChatFacts};
 use crate::mention::MentionPatterns;
 use crate::settings::{CommandSettings, DmPolicy, GroupPolicy, GroupRule};
 
@@ -151,6 +151,21 @@ impl AccessPolicy {
     /// `groupAllowFrom` when present (even empty), else `allowFrom`.
     pub(crate) fn effective_group_allow(&self) -> &AllowSet {
         self.group_allow_from.as_ref().unwrap_or(&self.allow_from)
+    }
+
+    /// The exact `groups` entry for a chat: by chat id, else chat guid, else chat identifier.
+    /// The `*` entry is not an exact entry.
+    pub(crate) fn lookup_group(&self, chat: &ChatFacts<'_>) -> Option<&Arc<CompiledGroup>> {
+        if self.groups_by_id.is_empty() && self.groups_by_name.is_empty() {
+            return None;
+        }
+        chat.chat_id
+            .and_then(|id| self.groups_by_id.get(&id))
+            .or_else(|| chat.chat_guid.and_then(|g| self.groups_by_name.get(g)))
+            .or_else(|| {
+                chat.chat_identifier
+                    .and_then(|i| self.groups_by_name.get(i))
+            })
     }
 
     /// Whether the `groups` map is non-empty, which turns it into an allowlist.
