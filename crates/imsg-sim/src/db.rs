@@ -283,6 +283,8 @@ pub(crate) fn write_message_in(
         (!message.attachments.is_empty()).then(|| "\u{FFFC}".repeat(message.attachments.len()))
     });
     let (text_col, body) = match &text {
+        // An explicitly empty text gets no attributedBody: Messages never archives an empty string.
+        Some(t) if t.is_empty() => (Some(String::new()), None),
         Some(t) if message.body_only => (None, Some(crate::body::encode_attributed_body(t))),
         Some(t) => (
             Some(t.clone()),

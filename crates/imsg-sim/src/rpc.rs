@@ -132,6 +132,9 @@ pub(crate) fn serve(
                     (Ok(_), None) => {}
                     (Err(failure), id) => out.response(&error(id.unwrap_or(Value::Null), &failure)),
                 }
+                for sub in server.subs.values_mut() {
+                    sub.open_gate();
+                }
             }
         }
     }
@@ -162,7 +165,8 @@ fn serve_startup_error(text: &str, input: &mut impl BufRead, out: &Output) -> Ex
 
 /// The error text of a failed open: permission-type failures get the Full Disk Access explanation.
 fn startup_error_text(err: &rusqlite::Error, path: &Path) -> String {
-    let description = sqlite_description(err);
+    // rusqlite appends the path to open errors; SQLite itself (and so imsg) reports the bare message.
+    let description = sqlite_description(err).replace(&format!(": {}", path.display()), "");
     let permission = [
         "out of memory (14)",
         "authorization denied",

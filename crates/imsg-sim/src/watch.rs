@@ -1,7 +1,7 @@
 //! Watch subscriptions: one thread per subscription, polling chat.db as imsg 0.9.0 does (spec section 8).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,16 +31,25 @@ pub(crate) struct Spec {
     pub(crate) debounce: Duration,
 }
 
-/// A running subscription: its cancel flag and thread.
+/// A running subscription: its cancel flag, its start gate and its thread.
 #[derive(Debug)]
 pub(crate) struct Running {
     cancel: Arc<AtomicBool>,
+    gate: Option<mpsc::Sender<()>>,
     _thread: JoinHandle<()>,
 }
 
 impl Running {
     pub(crate) fn cancel(&self) {
         self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets the subscription start polling; called once its `watch.subscribe` result has been written.
+    pub(crate) fn open_gate(&mut self) {
+        if let Some(gate) = self.gate.take() {
+            // The thread may already have ended (e.g. the database vanished); nothing to wake then.
+            let _ = gate.send(());
+        }
     }
 }
 
@@ -60,11 +69,18 @@ pub(crate) fn start(
 ) -> std::io::Result<Running> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
+    let (gate, opened) = mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name(format!("watch-{}", spec.id))
-        .spawn(move || run(&spec, &shared, &out, timing, &flag))?;
+        .spawn(move || {
+            // imsg 0.9.0 may emit the first notification before the subscribe result; holding the first poll
+            // until the result is written picks the order every client handles, and keeps tests deterministic.
+            let _ = opened.recv();
+            run(&spec, &shared, &out, timing, &flag);
+        })?;
     Ok(Running {
         cancel,
+        gate: Some(gate),
         _thread: thread,
     })
 }

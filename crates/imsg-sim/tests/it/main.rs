@@ -1,0 +1,10 @@
+//! Integration tests of the `imsg-sim` binary through raw pipes, against the literal examples of the spec.
+
+// The harness helpers state their expectations with `expect` on purpose: a failure there is a test failure.
+#![expect(clippy::expect_used, reason = "test helpers fail loudly by design")]
+#![expect(unreachable_pub, reason = "helpers are shared between the test modules")]
+
+mod examples;
+mod faults;
+mod harness;
+mod scenarios;
