@@ -376,4 +376,70 @@ mod tests {
             }
         }
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            prop_oneof![
+                Just("2.0"),
+                Just("1.0"),
+                Just(""),
+                Just("chats.list"),
+                Just("x y")
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("id"),
+                        Just("jsonrpc"),
+                        Just("method"),
+                        Just("params"),
+                        Just("k")
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any JSON line is classified exactly as spec 2.1 describes, and the id is echoed as it came.
+        #[test]
+        fn requests_classify_like_the_spec(value in json_value()) {
+            let line = value.to_string();
+            let outcome = parse_request(&line);
+            match &value {
+                Value::Object(map) => {
+                    let bad_version = matches!(map.get("jsonrpc"), Some(Value::String(v)) if v != "2.0");
+                    let method_ok = matches!(map.get("method"), Some(Value::String(m)) if !m.is_empty());
+                    let echo = map.get("id").cloned().unwrap_or(Value::Null);
+                    match outcome {
+                        Ok(request) => {
+                            proptest::prop_assert!(!bad_version && method_ok);
+                            proptest::prop_assert_eq!(request.id, map.get("id").cloned());
+                            proptest::prop_assert_eq!(request.params.is_some(), map.get("params").is_some_and(Value::is_object));
+                        }
+                        Err((id, failure)) => {
+                            proptest::prop_assert!(bad_version || !method_ok);
+                            proptest::prop_assert_eq!(id, echo);
+                            proptest::prop_assert_eq!(failure.code, -32600);
+                        }
+                    }
+                }
+                Value::Array(_) => proptest::prop_assert_eq!(outcome.err().map(|(_, f)| f.code), Some(-32600)),
+                _ => proptest::prop_assert_eq!(outcome.err().map(|(_, f)| f.code), Some(-32700)),
+            }
+        }
+    }
 }

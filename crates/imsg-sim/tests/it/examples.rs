@@ -48,7 +48,13 @@ fn run_case(case: &Value) -> Result<(), String> {
     let home = fixture.home().to_str().ok_or("home path")?.to_owned();
     let mut sim = match case.get("args").and_then(Value::as_array) {
         Some(args) => {
-            let args: Vec<&str> = args.iter().filter_map(Value::as_str).collect();
+            let db = fixture.db().to_str().ok_or("db path")?.to_owned();
+            let args: Vec<String> = args
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|a| a.replace("$DB", &db))
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             Sim::spawn(&args, fixture.home(), &env_refs)
         }
         None => Sim::rpc(&fixture, &env_refs),

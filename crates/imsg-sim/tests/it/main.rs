@@ -2,7 +2,10 @@
 
 // The harness helpers state their expectations with `expect` on purpose: a failure there is a test failure.
 #![expect(clippy::expect_used, reason = "test helpers fail loudly by design")]
-#![expect(unreachable_pub, reason = "helpers are shared between the test modules")]
+#![expect(
+    unreachable_pub,
+    reason = "helpers are shared between the test modules"
+)]
 
 mod examples;
 mod faults;
