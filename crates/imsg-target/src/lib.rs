@@ -7,6 +7,25 @@
 //!
 //! The grammar follows the anchor gateway (see `docs/targets.md` in the
 //! workspace for every deliberate difference).
+//!
+//! ```
+//! use imsg_target::{AllowEntry, Handle, Region, Service, Target};
+//!
+//! let target: Target = "sms:+15551234567".parse()?;
+//! assert_eq!(
+//!     target,
+//!     Target::Handle { to: "+15551234567".into(), service: Service::Sms }
+//! );
+//! assert_eq!(target.to_string(), "sms:+15551234567");
+//!
+//! let region = Region::default();
+//! let sender = Handle::normalize("(415) 555-2671", &region);
+//! assert_eq!(sender.as_ref().map(Handle::as_str), Some("+14155552671"));
+//!
+//! let entry = AllowEntry::parse("imessage:+1 415 555 2671", &region)?;
+//! assert_eq!(entry.to_string(), "imessage:+14155552671");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod allow;
 mod handle;

@@ -4,8 +4,6 @@
 //! Rows that come from the anchor's own tests also carry the expected value
 //! and are asserted directly, so a wrong snapshot cannot hide a regression.
 
-use std::fmt::Write as _;
-
 use imsg_target::{
     AllowEntry, ChatType, Handle, HandleKind, Region, Service, Target, format_chat_target,
     infer_chat_type, looks_like_explicit_target_id, looks_like_target_id, normalize_handle,
@@ -16,7 +14,7 @@ use imsg_target::{
 fn table<I: std::fmt::Debug>(rows: impl IntoIterator<Item = (I, String)>) -> String {
     let mut out = String::new();
     for (input, output) in rows {
-        writeln!(out, "{input:?} => {output}").unwrap();
+        out.push_str(&format!("{input:?} => {output}\n"));
     }
     out
 }
@@ -228,7 +226,10 @@ fn handle_kinds_and_fixes() {
     let rows = [
         ("(415) 555-2671", Some(("+14155552671", HandleKind::Phone))),
         ("+15551234567", Some(("+15551234567", HandleKind::Phone))),
-        ("User@Example.com", Some(("user@example.com", HandleKind::Email))),
+        (
+            "User@Example.com",
+            Some(("user@example.com", HandleKind::Email)),
+        ),
         ("bob", Some(("bob", HandleKind::Other))),
         ("1800FLOWERS", Some(("1800FLOWERS", HandleKind::Other))),
         ("", None),
