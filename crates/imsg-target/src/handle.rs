@@ -103,9 +103,9 @@ fn lowercase(s: &str) -> String {
 /// kept as digits.
 const MIN_PARSED_DIGITS: usize = 7;
 
-/// The most digits we hand to the phone-number parser; E.164 allows 15,
-/// and an international dialling prefix adds a few more. Longer digit runs
-/// are not phone numbers and skip the parser.
+/// The most digits a phone number may have; E.164 allows 15, and an
+/// international dialling prefix adds a few more. Longer digit runs are
+/// identifiers, not phone numbers.
 const MAX_PARSED_DIGITS: usize = 20;
 
 /// Normalizes phone-shaped input to E.164 using `region` for national numbers.
@@ -118,9 +118,10 @@ const MAX_PARSED_DIGITS: usize = 20;
 /// The result is never gated on validity: `+15551234567` is not a valid
 /// number by the metadata, yet tests and users rely on 555 numbers, so it is
 /// kept. Input that is already `+` followed by digits is returned as is without
-/// consulting the parser. Fewer than 7 or more than 20 digits, or input the
-/// parser rejects, keep their digits without separators, with the leading `+`
-/// if there was one: `911` stays `911`, `+1 555` becomes `+1555`.
+/// consulting the parser. Fewer than 7 digits, or input the parser rejects,
+/// keep their digits without separators, with the leading `+` if there was
+/// one: `911` stays `911`, `+1 555` becomes `+1555`. More than 20 digits are
+/// not a phone number (`None`).
 ///
 /// This is the only function in the workspace that calls the `phonenumber`
 /// crate.
@@ -132,7 +133,10 @@ pub fn normalize_phone(raw: &str, region: &Region) -> Option<String> {
     };
     // Fast path: already E.164-like, which is what chat.db reports for
     // phone senders. One allocation for the result, no parser call.
-    if plus && !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit()) {
+    if plus
+        && (1..=MAX_PARSED_DIGITS).contains(&body.len())
+        && body.bytes().all(|b| b.is_ascii_digit())
+    {
         return Some(trimmed.to_owned());
     }
     let mut digits = 0usize;
@@ -143,10 +147,12 @@ pub fn normalize_phone(raw: &str, region: &Region) -> Option<String> {
             return None;
         }
     }
-    if digits == 0 {
+    // More digits than any dialled number has: an identifier (a 32-digit hex
+    // chat id, a serial), not a phone number.
+    if digits == 0 || digits > MAX_PARSED_DIGITS {
         return None;
     }
-    if (MIN_PARSED_DIGITS..=MAX_PARSED_DIGITS).contains(&digits)
+    if digits >= MIN_PARSED_DIGITS
         && let Some(e164) = parse_e164(trimmed, region)
     {
         return Some(e164);

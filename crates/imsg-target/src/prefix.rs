@@ -101,3 +101,54 @@ pub(crate) fn parse_chat_id(value: &str) -> Option<i64> {
     // `i64::from_str` accepts a leading `+` or `-` itself.
     value.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_ids_parse_strictly() {
+        let rows = [
+            ("123", Some(123)),
+            ("-5", Some(-5)),
+            ("+5", Some(5)),
+            ("0", Some(0)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("12abc", None),
+            ("1.5", None),
+            ("0x10", None),
+            ("", None),
+            ("+", None),
+            ("-", None),
+            ("+-1", None),
+            ("1 2", None),
+            ("\u{661}", None),
+        ];
+        for (input, expected) in rows {
+            assert_eq!(parse_chat_id(input), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_match_ascii_case_insensitively_and_never_split_characters() {
+        let rows = [
+            ("CHAT_ID:1", "chat_id:", Some("1")),
+            ("Chat_Id:", "chat_id:", Some("")),
+            ("chat_i", "chat_id:", None),
+            ("ch\u{e9}t_id:1", "chat_id:", None),
+            ("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}", "sms:", None),
+            ("s\u{e9}s:", "sms:", None),
+        ];
+        for (input, prefix, expected) in rows {
+            assert_eq!(strip_prefix_ci(input, prefix), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn trimming_follows_javascript() {
+        assert_eq!(js_trim("\u{feff} \u{a0}x\u{2028}\t"), "x");
+        assert_eq!(js_trim("  "), "");
+    }
+}
