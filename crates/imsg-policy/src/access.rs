@@ -355,7 +355,17 @@ impl fmt::Display for PolicyWarning {
 pub fn startup_warnings(policy: &AccessPolicy) -> Vec<PolicyWarning> {
     let mut warnings = Vec::new();
     if policy.group_policy != GroupPolicy::Disabled {
-        if any_group_requires_mention(policy) {
+        let lists_empty = policy.group_policy == GroupPolicy::Allowlist
+            && policy.effective_group_allow().is_empty()
+            && !policy
+                .groups_config
+                .values()
+                .any(|rule| rule.allow_from.as_ref().is_some_and(|l| !l.is_empty()));
+        if lists_empty {
+            // Every group message is dropped before mention gating, so a
+            // mention warning would only add noise.
+            warnings.push(PolicyWarning::EmptyGroupAllowlist);
+        } else if any_group_requires_mention(policy) {
             if policy.mention_patterns.is_empty() {
                 warnings.push(PolicyWarning::MentionRequiredWithoutPatterns { agent_id: None });
             }
@@ -366,15 +376,6 @@ pub fn startup_warnings(policy: &AccessPolicy) -> Vec<PolicyWarning> {
                     });
                 }
             }
-        }
-        if policy.group_policy == GroupPolicy::Allowlist
-            && policy.effective_group_allow().is_empty()
-            && !policy
-                .groups_config
-                .values()
-                .any(|rule| rule.allow_from.as_ref().is_some_and(|l| !l.is_empty()))
-        {
-            warnings.push(PolicyWarning::EmptyGroupAllowlist);
         }
         if policy.group_policy == GroupPolicy::Open {
             warnings.push(PolicyWarning::GroupsOpen);

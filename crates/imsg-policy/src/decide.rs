@@ -480,7 +480,10 @@ fn evaluate<T: Trace>(
             EchoMatch::Text => "the text equals a recent send to this chat".into(),
         });
     }
-    trace.step(Check::Echo, true, || "not one of our recent sends".into());
+    trace.step(Check::Echo, true, || match ctx.recent_sends {
+        Some(_) => "not one of our recent sends".into(),
+        None => "no recent sends were given".into(),
+    });
 
     if let Some(marker) = reflection_marker(&message.text) {
         return drop_at(
@@ -491,6 +494,10 @@ fn evaluate<T: Trace>(
         );
     }
 
+    trace.step(Check::Reflection, true, || {
+        "no leaked assistant markers".into()
+    });
+
     if let Some(guard) = ctx.loop_guard
         && guard.is_tripped(message, ctx.now)
     {
@@ -499,11 +506,24 @@ fn evaluate<T: Trace>(
         });
     }
 
+    trace.step(Check::LoopGuard, true, || match ctx.loop_guard {
+        Some(_) => "not tripped for this chat".into(),
+        None => "no loop guard was given".into(),
+    });
+
     if message.text.trim().is_empty() && !message.has_media {
         return drop_at(trace, Check::Body, DropReason::EmptyBody, || {
             "no text and no forwardable media".into()
         });
     }
+
+    trace.step(Check::Body, true, || {
+        if message.text.trim().is_empty() {
+            "media without text".into()
+        } else {
+            "has text".into()
+        }
+    });
 
     let Some(sender) = Handle::normalize(raw_sender, &policy.region) else {
         return drop_at(trace, Check::Sender, DropReason::InvalidSender, || {
