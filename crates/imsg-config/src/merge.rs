@@ -1,0 +1,247 @@
+//! The one merge of the channel section and an account, field by field, and the legacy-section migration.
+//!
+//! The table in `docs/config.md` mirrors [`merge`] line for line: scalars and objects set on the account
+//! replace the channel's value wholesale, allowlists are replaced (never appended, so an account can narrow
+//! who may talk to it), and attachment roots are the one additive exception.
+
+use crate::raw::{RawAccount, RawImessage};
+
+/// The account's value when it set one, else the channel's.
+fn pick<T: Clone>(account: &Option<T>, top: &Option<T>) -> Option<T> {
+    account.as_ref().or(top.as_ref()).cloned()
+}
+
+/// The account's entries followed by the channel's; `None` only when neither side set the list.
+fn concat(account: &Option<Vec<String>>, top: &Option<Vec<String>>) -> Option<Vec<String>> {
+    match (account, top) {
+        (None, None) => None,
+        _ => Some(
+            account
+                .iter()
+                .chain(top.iter())
+                .flatten()
+                .cloned()
+                .collect(),
+        ),
+    }
+}
+
+/// Overlays `account` on the channel-level `top`.
+///
+/// Nothing here applies a default: an unset field stays `None`, so a channel-level `dmPolicy` reaches every
+/// account that does not set its own (the anchor injected defaults into each account first, which hid it).
+pub(crate) fn merge(top: &RawAccount, account: &RawAccount) -> RawAccount {
+    RawAccount {
+        name: pick(&account.name, &top.name),
+        capabilities: pick(&account.capabilities, &top.capabilities),
+        markdown: pick(&account.markdown, &top.markdown),
+        enabled: pick(&account.enabled, &top.enabled),
+        config_writes: pick(&account.config_writes, &top.config_writes),
+        cli_path: pick(&account.cli_path, &top.cli_path),
+        db_path: pick(&account.db_path, &top.db_path),
+        remote_host: pick(&account.remote_host, &top.remote_host),
+        service: pick(&account.service, &top.service),
+        region: pick(&account.region, &top.region),
+        dm_policy: pick(&account.dm_policy, &top.dm_policy),
+        // Allowlists: replaced, never appended.
+        allow_from: pick(&account.allow_from, &top.allow_from),
+        group_allow_from: pick(&account.group_allow_from, &top.group_allow_from),
+        group_policy: pick(&account.group_policy, &top.group_policy),
+        history_limit: pick(&account.history_limit, &top.history_limit),
+        dm_history_limit: pick(&account.dm_history_limit, &top.dm_history_limit),
+        // Maps are replaced wholesale too: a `groups` map is an allowlist of chats.
+        dms: pick(&account.dms, &top.dms),
+        include_attachments: pick(&account.include_attachments, &top.include_attachments),
+        media_max_mb: pick(&account.media_max_mb, &top.media_max_mb),
+        text_chunk_limit: pick(&account.text_chunk_limit, &top.text_chunk_limit),
+        chunk_mode: pick(&account.chunk_mode, &top.chunk_mode),
+        block_streaming: pick(&account.block_streaming, &top.block_streaming),
+        block_streaming_coalesce: pick(
+            &account.block_streaming_coalesce,
+            &top.block_streaming_coalesce,
+        ),
+        groups: pick(&account.groups, &top.groups),
+        heartbeat: pick(&account.heartbeat, &top.heartbeat),
+        // Attachment roots: additive (account first), as in the newest OpenClaw.
+        attachment_roots: concat(&account.attachment_roots, &top.attachment_roots),
+        remote_attachment_roots: concat(
+            &account.remote_attachment_roots,
+            &top.remote_attachment_roots,
+        ),
+        context_visibility: pick(&account.context_visibility, &top.context_visibility),
+        reaction_notifications: pick(&account.reaction_notifications, &top.reaction_notifications),
+        coalesce_same_sender_dms: pick(
+            &account.coalesce_same_sender_dms,
+            &top.coalesce_same_sender_dms,
+        ),
+        catchup: pick(&account.catchup, &top.catchup),
+        probe_timeout_ms: pick(&account.probe_timeout_ms, &top.probe_timeout_ms),
+        send_read_receipts: pick(&account.send_read_receipts, &top.send_read_receipts),
+        send_transport: pick(&account.send_transport, &top.send_transport),
+        default_to: pick(&account.default_to, &top.default_to),
+        streaming: pick(&account.streaming, &top.streaming),
+    }
+}
+
+/// Migrates the legacy top-level `imessage` section into `channels.imessage` (merge-missing, as the anchor's
+/// loader does): every key already under `channels.imessage` wins, objects are merged key by key, and
+/// anything only the legacy section has is taken from it.
+pub(crate) fn migrate_legacy(current: RawImessage, legacy: RawImessage) -> RawImessage {
+    let (Ok(mut target), Ok(source)) = (
+        serde_json::to_value(&current),
+        serde_json::to_value(&legacy),
+    ) else {
+        return current;
+    };
+    fill_missing(&mut target, source);
+    // Both sides were valid sections, so their union is one too; keep the current section if not.
+    serde_json::from_value(target).unwrap_or(current)
+}
+
+/// Copies into `target` every key of `source` it lacks, recursing into objects both have.
+fn fill_missing(target: &mut serde_json::Value, source: serde_json::Value) {
+    let (serde_json::Value::Object(target), serde_json::Value::Object(source)) = (target, source)
+    else {
+        return;
+    };
+    for (key, value) in source {
+        match target.get_mut(&key) {
+            None => {
+                target.insert(key, value);
+            }
+            Some(existing) => fill_missing(existing, value),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::num::NonZeroU64;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::raw::{AllowFromValue, RawDmPolicy, RawGroup, RawGroupPolicy};
+
+    fn entries() -> impl Strategy<Value = Option<Vec<AllowFromValue>>> {
+        proptest::option::of(proptest::collection::vec(
+            prop_oneof![
+                Just("*".to_owned()),
+                "\\+1555[0-9]{7}",
+                "[a-z]{1,6}@example\\.com"
+            ]
+            .prop_map(AllowFromValue),
+            0..4,
+        ))
+    }
+
+    fn roots() -> impl Strategy<Value = Option<Vec<String>>> {
+        proptest::option::of(proptest::collection::vec("/[a-z]{1,5}/[a-z]{1,5}", 0..3))
+    }
+
+    prop_compose! {
+        fn account()(
+            name in proptest::option::of("[A-Za-z ]{0,8}"),
+            enabled in proptest::option::of(any::<bool>()),
+            cli_path in proptest::option::of("/usr/local/bin/[a-z]{1,6}"),
+            dm_policy in proptest::option::of(prop_oneof![
+                Just(RawDmPolicy::Pairing), Just(RawDmPolicy::Allowlist),
+                Just(RawDmPolicy::Open), Just(RawDmPolicy::Disabled)]),
+            group_policy in proptest::option::of(prop_oneof![
+                Just(RawGroupPolicy::Open), Just(RawGroupPolicy::Allowlist), Just(RawGroupPolicy::Disabled)]),
+            allow_from in entries(),
+            group_allow_from in entries(),
+            groups in proptest::option::of(proptest::collection::btree_map(
+                "[0-9]{1,3}|\\*",
+                proptest::option::of(any::<bool>()).prop_map(|m| RawGroup { require_mention: m, ..RawGroup::default() }),
+                0..3)),
+            text_chunk_limit in proptest::option::of(1u64..10_000).prop_map(|v| v.and_then(NonZeroU64::new)),
+            history_limit in proptest::option::of(0u64..100),
+            attachment_roots in roots(),
+            remote_attachment_roots in roots(),
+        ) -> RawAccount {
+            RawAccount {
+                name, enabled, cli_path, dm_policy, group_policy, allow_from, group_allow_from,
+                groups: groups.map(|g: BTreeMap<String, RawGroup>| g),
+                text_chunk_limit, history_limit, attachment_roots, remote_attachment_roots,
+                ..RawAccount::default()
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn an_empty_account_is_the_identity(top in account()) {
+            prop_assert_eq!(merge(&top, &RawAccount::default()), top.clone());
+            prop_assert_eq!(merge(&RawAccount::default(), &top), top);
+        }
+
+        #[test]
+        fn account_scalars_win(top in account(), acct in account()) {
+            let merged = merge(&top, &acct);
+            if acct.name.is_some() { prop_assert_eq!(&merged.name, &acct.name); }
+            if acct.enabled.is_some() { prop_assert_eq!(merged.enabled, acct.enabled); }
+            if acct.cli_path.is_some() { prop_assert_eq!(&merged.cli_path, &acct.cli_path); }
+            if acct.dm_policy.is_some() { prop_assert_eq!(merged.dm_policy, acct.dm_policy); }
+            if acct.group_policy.is_some() { prop_assert_eq!(merged.group_policy, acct.group_policy); }
+            if acct.text_chunk_limit.is_some() { prop_assert_eq!(merged.text_chunk_limit, acct.text_chunk_limit); }
+            if acct.history_limit.is_some() { prop_assert_eq!(merged.history_limit, acct.history_limit); }
+            // Unset account fields inherit the channel's value.
+            if acct.dm_policy.is_none() { prop_assert_eq!(merged.dm_policy, top.dm_policy); }
+            if acct.cli_path.is_none() { prop_assert_eq!(&merged.cli_path, &top.cli_path); }
+        }
+
+        #[test]
+        fn allowlists_are_replaced_never_appended(top in account(), acct in account()) {
+            let merged = merge(&top, &acct);
+            let expected = if acct.allow_from.is_some() { &acct.allow_from } else { &top.allow_from };
+            prop_assert_eq!(&merged.allow_from, expected);
+            let expected = if acct.group_allow_from.is_some() { &acct.group_allow_from } else { &top.group_allow_from };
+            prop_assert_eq!(&merged.group_allow_from, expected);
+            let expected = if acct.groups.is_some() { &acct.groups } else { &top.groups };
+            prop_assert_eq!(&merged.groups, expected);
+            // In particular the merged list never holds more entries than the list it came from.
+            if let (Some(a), Some(m)) = (&acct.allow_from, &merged.allow_from) {
+                prop_assert!(m.len() <= a.len());
+            }
+        }
+
+        #[test]
+        fn attachment_roots_are_additive_account_first(top in account(), acct in account()) {
+            let merged = merge(&top, &acct);
+            let expected: Vec<String> = acct.attachment_roots.iter().chain(top.attachment_roots.iter()).flatten().cloned().collect();
+            prop_assert_eq!(merged.attachment_roots.unwrap_or_default(), expected);
+        }
+    }
+
+    #[test]
+    fn legacy_keys_fill_only_what_channels_imessage_lacks() {
+        let current = RawImessage {
+            cli_path: Some("/new/imsg".to_owned()),
+            groups: Some(BTreeMap::from([("1".to_owned(), RawGroup::default())])),
+            ..RawImessage::default()
+        };
+        let legacy = RawImessage {
+            cli_path: Some("/old/imsg".to_owned()),
+            db_path: Some("/old/chat.db".to_owned()),
+            groups: Some(BTreeMap::from([
+                (
+                    "1".to_owned(),
+                    RawGroup {
+                        require_mention: Some(false),
+                        ..RawGroup::default()
+                    },
+                ),
+                ("2".to_owned(), RawGroup::default()),
+            ])),
+            ..RawImessage::default()
+        };
+        let merged = migrate_legacy(current, legacy);
+        assert_eq!(merged.cli_path.as_deref(), Some("/new/imsg"));
+        assert_eq!(merged.db_path.as_deref(), Some("/old/chat.db"));
+        let groups = merged.groups.unwrap_or_default();
+        assert_eq!(groups.keys().collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(groups.get("1").and_then(|g| g.require_mention), Some(false));
+    }
+}

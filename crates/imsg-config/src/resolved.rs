@@ -1,0 +1,303 @@
+//! The resolved configuration: validated, merged, defaults applied, one value per account.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use imsg_policy::AccessPolicy;
+use imsg_target::{Region, Service};
+use serde_json::{Value, json};
+
+/// Every account of the iMessage channel, ready to run, plus what the operator should be told at start-up.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResolvedConfig {
+    /// The accounts, sorted by id; empty when the file has no iMessage section.
+    pub accounts: Vec<ResolvedAccount>,
+    /// The id of the account used when none is named: `defaultAccount`, else `default` if it exists, else
+    /// the first id. `None` only when there are no accounts.
+    pub default_account: Option<String>,
+    /// Start-up warnings: legacy sections migrated, open groups, mention gating without patterns, ...
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// One account: identity, access policy, process settings, channel limits.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResolvedAccount {
+    /// The normalized account id (`Work` becomes `work`).
+    pub id: String,
+    /// The key as written under `channels.imessage.accounts`, or `None` for the implicit `default` account of
+    /// a section without accounts.
+    pub key: Option<String>,
+    /// The display name, trimmed; `None` when blank or absent.
+    pub name: Option<String>,
+    /// Whether the account runs: false when the account or the whole section says `enabled: false`.
+    pub enabled: bool,
+    /// The access policy for `imsg-policy`.
+    pub policy: AccessPolicy,
+    /// How to start and probe `imsg rpc`.
+    pub process: ProcessSettings,
+    /// Chunking, media, history and attachment limits.
+    pub limits: ChannelLimits,
+    /// Service used for chat targets (default `auto`).
+    pub service: Service,
+    /// Region for reading national phone numbers (default `US`).
+    pub region: Region,
+    /// Whether `/config` and `/allowlist` writes from this account are allowed (default true).
+    pub config_writes: bool,
+    /// `messages.responsePrefix`, when set.
+    pub response_prefix: Option<String>,
+    /// `session.dmScope` (default `main`).
+    pub dm_scope: DmScope,
+    /// Whether read receipts are sent when the bridge supports them (default true).
+    pub send_read_receipts: bool,
+    /// Which reactions become events (default `own`).
+    pub reaction_notifications: ReactionNotifications,
+}
+
+/// How to run `imsg` for one account (consumed by `imsg-rpc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessSettings {
+    /// The executable or wrapper script, `~` expanded (default `imsg`).
+    pub cli_path: String,
+    /// The Messages database, `~` expanded; `None` lets imsg use its default.
+    pub db_path: Option<String>,
+    /// The validated SSH host for attachments; `None` means auto-detect from the wrapper script.
+    pub remote_host: Option<String>,
+    /// How long the start-up probe may take (default 10 s).
+    pub probe_timeout: Duration,
+}
+
+/// Limits and switches the channel applies to one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChannelLimits {
+    /// Maximum characters per outbound chunk (default 4000).
+    pub text_chunk_limit: u64,
+    /// How replies are split (default `length`).
+    pub chunk_mode: ChunkMode,
+    /// Media size cap in MiB (default 16).
+    pub media_max_mb: u64,
+    /// Group pending-history size (`historyLimit`, then `messages.groupChat.historyLimit`, then 50); 0 disables.
+    pub history_limit: u64,
+    /// DM history limit; `None` is unlimited.
+    pub dm_history_limit: Option<u64>,
+    /// Per-peer DM history overrides.
+    pub dms: BTreeMap<String, Option<u64>>,
+    /// Whether inbound attachments are handed to the agent (default false).
+    pub include_attachments: bool,
+    /// Local attachment roots: account, channel, then the default `/Users/*/Library/Messages/Attachments`.
+    pub attachment_roots: Vec<String>,
+    /// Remote attachment roots: account remote, channel remote, then every local root.
+    pub remote_attachment_roots: Vec<String>,
+    /// How Markdown tables are rendered (default `code`).
+    pub markdown_tables: TableMode,
+    /// `blockStreaming`: `None` keeps the agent's default.
+    pub block_streaming: Option<bool>,
+}
+
+/// `chunkMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ChunkMode {
+    /// Split by length at whitespace.
+    #[default]
+    Length,
+    /// Split at blank lines first, then by length.
+    Newline,
+}
+
+/// `markdown.tables`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum TableMode {
+    /// Tables are sent unchanged.
+    Off,
+    /// Rows become bullet lists.
+    Bullets,
+    /// Tables are re-rendered in a code block.
+    #[default]
+    Code,
+}
+
+/// `session.dmScope`: how direct-message sessions are keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum DmScope {
+    /// Every DM shares the agent's main session.
+    #[default]
+    Main,
+    /// One session per peer.
+    PerPeer,
+    /// One session per channel and peer.
+    PerChannelPeer,
+    /// One session per account, channel and peer.
+    PerAccountChannelPeer,
+}
+
+/// `reactionNotifications`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ReactionNotifications {
+    /// Reactions are ignored.
+    Off,
+    /// Only reactions to the assistant's own messages.
+    #[default]
+    Own,
+    /// Every reaction.
+    All,
+}
+
+/// Something the operator should know at start-up; loading still succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigWarning {
+    /// The dotted key path the warning is about.
+    pub path: String,
+    /// One lowercase sentence.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl ChunkMode {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Length => "length",
+            Self::Newline => "newline",
+        }
+    }
+}
+
+impl TableMode {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Bullets => "bullets",
+            Self::Code => "code",
+        }
+    }
+}
+
+impl DmScope {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Main => "main",
+            Self::PerPeer => "per-peer",
+            Self::PerChannelPeer => "per-channel-peer",
+            Self::PerAccountChannelPeer => "per-account-channel-peer",
+        }
+    }
+}
+
+impl ReactionNotifications {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Own => "own",
+            Self::All => "all",
+        }
+    }
+}
+
+impl ResolvedConfig {
+    /// The account with this id, matched after the same normalization the loader applies (so `Work` finds
+    /// `work`).
+    pub fn account(&self, id: &str) -> Option<&ResolvedAccount> {
+        let id = crate::validate::normalize_account_id(id);
+        self.accounts.iter().find(|a| a.id == id)
+    }
+
+    /// A JSON rendering of everything resolved, for `config show --json` and snapshot tests.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "defaultAccount": self.default_account,
+            "accounts": self.accounts.iter().map(ResolvedAccount::to_json).collect::<Vec<_>>(),
+            "warnings": self.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl ResolvedAccount {
+    /// A JSON rendering of the account (allowlist entries in their canonical text form).
+    pub fn to_json(&self) -> Value {
+        let policy = &self.policy;
+        let list = |entries: &[imsg_target::AllowEntry]| -> Vec<String> {
+            entries.iter().map(ToString::to_string).collect()
+        };
+        let groups: serde_json::Map<String, Value> = policy
+            .groups()
+            .iter()
+            .map(|(key, rule)| {
+                let mut obj = serde_json::Map::new();
+                if let Some(m) = rule.require_mention {
+                    obj.insert("requireMention".into(), json!(m));
+                }
+                if let Some(a) = &rule.allow_from {
+                    obj.insert("allowFrom".into(), json!(list(a)));
+                }
+                if let Some(p) = &rule.system_prompt {
+                    obj.insert("systemPrompt".into(), json!(p));
+                }
+                (key.clone(), Value::Object(obj))
+            })
+            .collect();
+        let commands = policy.commands();
+        json!({
+            "id": self.id,
+            "key": self.key,
+            "name": self.name,
+            "enabled": self.enabled,
+            "policy": {
+                "dmPolicy": policy.dm_policy().as_str(),
+                "groupPolicy": policy.group_policy().as_str(),
+                "allowFrom": list(policy.allow_from()),
+                "groupAllowFrom": policy.group_allow_from().map(list),
+                "groups": groups,
+                "mentionPatterns": policy.mention_patterns().patterns(),
+                "commands": {
+                    "useAccessGroups": commands.use_access_groups,
+                    "config": commands.config,
+                    "debug": commands.debug,
+                    "bash": commands.bash,
+                },
+            },
+            "process": {
+                "cliPath": self.process.cli_path,
+                "dbPath": self.process.db_path,
+                "remoteHost": self.process.remote_host,
+                "probeTimeoutMs": u64::try_from(self.process.probe_timeout.as_millis()).unwrap_or(u64::MAX),
+            },
+            "limits": {
+                "textChunkLimit": self.limits.text_chunk_limit,
+                "chunkMode": self.limits.chunk_mode.as_str(),
+                "mediaMaxMb": self.limits.media_max_mb,
+                "historyLimit": self.limits.history_limit,
+                "dmHistoryLimit": self.limits.dm_history_limit,
+                "dms": self.limits.dms,
+                "includeAttachments": self.limits.include_attachments,
+                "attachmentRoots": self.limits.attachment_roots,
+                "remoteAttachmentRoots": self.limits.remote_attachment_roots,
+                "markdownTables": self.limits.markdown_tables.as_str(),
+                "blockStreaming": self.limits.block_streaming,
+            },
+            "service": self.service.as_str(),
+            "region": self.region.as_str(),
+            "configWrites": self.config_writes,
+            "responsePrefix": self.response_prefix,
+            "dmScope": self.dm_scope.as_str(),
+            "sendReadReceipts": self.send_read_receipts,
+            "reactionNotifications": self.reaction_notifications.as_str(),
+        })
+    }
+}

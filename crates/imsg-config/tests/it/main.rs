@@ -1,0 +1,189 @@
+//! Integration tests of the loader over the example configurations in `tests/data`.
+
+use std::path::Path;
+
+use imsg_config::{LoadOptions, from_str};
+use proptest::prelude::*;
+
+/// Loads one example with a fixed home directory, so `~` expansion is deterministic.
+fn load(path: &Path) -> Result<imsg_config::ResolvedConfig, imsg_config::ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.json5");
+    from_str(&text, &LoadOptions::new(name).with_home("/home/me"))
+}
+
+#[test]
+fn valid_examples_resolve() {
+    insta::glob!("..", "data/ok/*.json5", |path| {
+        match load(path) {
+            Ok(config) => insta::assert_json_snapshot!(config.to_json()),
+            Err(err) => panic!("{} should load: {err}", path.display()),
+        }
+    });
+}
+
+#[test]
+fn broken_examples_fail_with_one_line() {
+    insta::glob!("..", "data/err/*.json5", |path| {
+        match load(path) {
+            Ok(config) => panic!("{} should fail, got {:#}", path.display(), config.to_json()),
+            Err(err) => {
+                let line = err.to_string();
+                assert!(!line.contains('\n'), "error must be one line: {line}");
+                insta::assert_snapshot!(line);
+            }
+        }
+    });
+}
+
+#[test]
+fn the_json_schema_is_stable() {
+    insta::assert_json_snapshot!(imsg_config::json_schema());
+}
+
+#[test]
+fn load_file_reports_a_missing_file() {
+    let err = imsg_config::load_file(Path::new("/nonexistent/imsg/config.json5")).unwrap_err();
+    assert!(
+        matches!(err.kind(), imsg_config::ConfigErrorKind::Io(_)),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/imsg/config.json5: cannot read the file: ")
+    );
+}
+
+#[test]
+fn load_file_reads_a_real_file() {
+    let dir = std::env::temp_dir().join(format!("imsg-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.json5");
+    std::fs::write(
+        &path,
+        "{ channels: { imessage: { cliPath: '/usr/bin/imsg' } } }",
+    )
+    .unwrap();
+    let config = imsg_config::load_file(&path).unwrap();
+    assert_eq!(config.accounts[0].process.cli_path, "/usr/bin/imsg");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_carry_path_and_position() {
+    let text = "{\n  channels: {\n    imessage: {\n      accounts: { bot: { dmPolicy: 'pairng' } },\n    },\n  },\n}";
+    let err = from_str(text, &LoadOptions::new("c.json5")).unwrap_err();
+    assert_eq!(err.path(), "channels.imessage.accounts.bot.dmPolicy");
+    let position = err.position().unwrap();
+    assert_eq!((position.line, position.column), (4, 36));
+}
+
+#[test]
+fn accounts_are_found_case_insensitively() {
+    let text =
+        "{ channels: { imessage: { accounts: { Work: { cliPath: '/w/imsg' }, home: {} } } } }";
+    let config = from_str(text, &LoadOptions::new("c.json5")).unwrap();
+    let ids: Vec<&str> = config.accounts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["home", "work"]);
+    assert_eq!(
+        config.account("WORK").map(|a| a.process.cli_path.as_str()),
+        Some("/w/imsg")
+    );
+    assert_eq!(
+        config.account("Work").and_then(|a| a.key.as_deref()),
+        Some("Work")
+    );
+    // No `default` account and no defaultAccount: the first id.
+    assert_eq!(config.default_account.as_deref(), Some("home"));
+}
+
+#[test]
+fn a_missing_section_yields_no_accounts_and_a_warning() {
+    let config = from_str(
+        "{ channels: { telegram: {} } }",
+        &LoadOptions::new("c.json5"),
+    )
+    .unwrap();
+    assert!(config.accounts.is_empty());
+    assert_eq!(config.default_account, None);
+    assert_eq!(config.warnings.len(), 1);
+}
+
+/// JSON5-ish fragments, so random texts often get past the syntax check and exercise the later stages.
+fn fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("{".to_owned()),
+        Just("}".to_owned()),
+        Just("[".to_owned()),
+        Just("]".to_owned()),
+        Just(",".to_owned()),
+        Just(":".to_owned()),
+        Just("channels".to_owned()),
+        Just("imessage".to_owned()),
+        Just("accounts".to_owned()),
+        Just("allowFrom".to_owned()),
+        Just("dmPolicy".to_owned()),
+        Just("'open'".to_owned()),
+        Just("'*'".to_owned()),
+        Just("cliPath".to_owned()),
+        Just("attachmentRoots".to_owned()),
+        Just("messages".to_owned()),
+        Just("groupChat".to_owned()),
+        Just("mentionPatterns".to_owned()),
+        Just("'('".to_owned()),
+        Just("// c\n".to_owned()),
+        Just("/*".to_owned()),
+        Just("\"".to_owned()),
+        Just("'".to_owned()),
+        Just("\\".to_owned()),
+        Just("\n".to_owned()),
+        Just("\r".to_owned()),
+        Just("\u{2028}".to_owned()),
+        Just("0".to_owned()),
+        Just("-1".to_owned()),
+        Just("1e999".to_owned()),
+        Just("Infinity".to_owned()),
+        Just("null".to_owned()),
+        "[a-zA-Z0-9 ]{0,4}",
+        any::<char>().prop_map(String::from),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_text_makes_loading_panic(text in any::<String>()) {
+        let _ = from_str(&text, &LoadOptions::new("fuzz"));
+    }
+
+    #[test]
+    fn no_json5_like_text_makes_loading_panic(parts in proptest::collection::vec(fragment(), 0..60)) {
+        let text = parts.concat();
+        if let Err(err) = from_str(&text, &LoadOptions::new("fuzz").with_home("/h")) {
+            prop_assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn a_valid_section_with_random_values_never_panics(
+        cli in ".{0,12}",
+        host in ".{0,12}",
+        root in ".{0,12}",
+        entry in ".{0,12}",
+        pattern in ".{0,8}",
+    ) {
+        let section = serde_json::json!({
+            "channels": { "imessage": {
+                "cliPath": cli, "remoteHost": host, "attachmentRoots": [root], "allowFrom": [entry],
+                "accounts": { entry.clone(): { "dmPolicy": "open" } },
+            } },
+            "messages": { "groupChat": { "mentionPatterns": [pattern] } },
+        });
+        let _ = from_str(&section.to_string(), &LoadOptions::new("fuzz"));
+    }
+}
