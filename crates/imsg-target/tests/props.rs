@@ -151,6 +151,14 @@ proptest! {
     }
 
     #[test]
+    fn unicode_email_normalization_is_idempotent(raw in "\\PC{0,8}@\\PC{0,8}", region in region()) {
+        if let Some(h) = Handle::normalize(&raw, &region) {
+            prop_assert_eq!(h.kind(), HandleKind::Email);
+            prop_assert_eq!(Handle::normalize(h.as_str(), &region), Some(h));
+        }
+    }
+
+    #[test]
     fn phone_normalization_is_idempotent(raw in "[+]?[0-9 ().\\-/]{0,30}", region in region()) {
         if let Some(p) = normalize_phone(&raw, &region) {
             prop_assert!(p.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'+')));
