@@ -27,6 +27,8 @@ mod mention;
 mod outbound;
 mod pairing;
 mod settings;
+#[cfg(feature = "proptest")]
+pub mod testing;
 
 pub use access::{
     AccessPolicy, AccessPolicyBuilder, DEFAULT_ACCOUNT_ID, PolicyWarning, startup_warnings,
