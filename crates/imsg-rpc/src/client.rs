@@ -673,13 +673,7 @@ impl Driver {
             }
             Frame::Line(line) => line,
         };
-        // A struct also deserialises from a JSON array, so insist on an object up front.
-        let incoming = if line.first() == Some(&b'{') {
-            serde_json::from_slice::<Incoming<'_>>(&line).map_err(|e| e.to_string())
-        } else {
-            Err("not a JSON object".to_owned())
-        };
-        match incoming {
+        match parse_incoming(&line) {
             Ok(incoming) => self.on_incoming(incoming),
             Err(reason) => {
                 Stats::bump(&stats.bad_lines);
@@ -782,6 +776,30 @@ impl Driver {
             );
         }
         self.parked.clear();
+    }
+}
+
+/// Parses one line into the envelope; invalid UTF-8, non-JSON and non-objects are errors.
+fn parse_incoming(line: &[u8]) -> Result<Incoming<'_>, String> {
+    // A struct also deserialises from a JSON array, so insist on an object up front.
+    if line.first() != Some(&b'{') {
+        return Err("not a JSON object".to_owned());
+    }
+    serde_json::from_slice::<Incoming<'_>>(line).map_err(|e| e.to_string())
+}
+
+/// Decodes one protocol line as a notification, exactly as the driver does.
+///
+/// Returns `None` for responses and for lines that are not JSON-RPC objects. This lets a
+/// recorded stdout transcript be replayed without a peer, and is what the decode benchmark
+/// measures.
+#[must_use]
+pub fn decode_notification_line(line: &[u8]) -> Option<Notification> {
+    let incoming = parse_incoming(line).ok()?;
+    let id = incoming.id.filter(|raw| raw.get() != "null");
+    match (id, incoming.method) {
+        (None, Some(method)) => Some(decode_notification(&method, incoming.params)),
+        _ => None,
     }
 }
 

@@ -17,7 +17,7 @@ mod probe;
 mod process;
 mod wire;
 
-pub use client::{ClientConfig, Counters, Notifications, RpcClient};
+pub use client::{ClientConfig, Counters, Notifications, RpcClient, decode_notification_line};
 pub use error::{INTERNAL_ERROR, RpcError};
 pub use frame::{DEFAULT_MAX_LINE_BYTES, Frame, LineDecoder};
 pub use probe::{ProbeReport, check_rpc_help, find_program, probe};

@@ -59,7 +59,7 @@ pub async fn check_rpc_help(
     program: &Path,
     timeout: Duration,
 ) -> Result<(), RpcError> {
-    let output = run(&options.cli_path, program, ["rpc", "--help"], timeout).await?;
+    let output = run(options, program, ["rpc", "--help"], timeout).await?;
     classify_help(&output)
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn classify_help(output: &Output) -> Result<(), RpcError> {
 
 /// Runs `<cliPath> --version`; a failure is logged and yields `None`.
 async fn version(options: &SpawnOptions, program: &Path, timeout: Duration) -> Option<String> {
-    match run(&options.cli_path, program, ["--version"], timeout).await {
+    match run(options, program, ["--version"], timeout).await {
         Ok(output) if output.status.success() => {
             let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
             (!text.is_empty()).then_some(text)
@@ -126,7 +126,7 @@ async fn round_trip(options: &SpawnOptions, timeout: Duration) -> Result<usize, 
 
 /// Runs the program with `args`, stdin closed, under `timeout`; the child is killed on timeout.
 async fn run<I, S>(
-    cli_path: &str,
+    options: &SpawnOptions,
     program: &Path,
     args: I,
     timeout: Duration,
@@ -146,6 +146,7 @@ where
         .join(" ");
     let future = Command::new(program)
         .args(&args)
+        .envs(options.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -153,7 +154,7 @@ where
         .output();
     match tokio::time::timeout(timeout, future).await {
         Ok(Ok(output)) => Ok(output),
-        Ok(Err(err)) => Err(spawn_error(cli_path, program, err)),
+        Ok(Err(err)) => Err(spawn_error(&options.cli_path, program, err)),
         Err(_) => Err(RpcError::ProbeFailed {
             detail: format!("`imsg {shown}` did not finish within {timeout:?}"),
         }),

@@ -41,6 +41,8 @@ pub struct SpawnOptions {
     pub db_path: Option<String>,
     /// Extra arguments after `rpc`, for example `--json`.
     pub extra_args: Vec<OsString>,
+    /// Environment variables set for the child (and for the probe's `--help`/`--version` runs).
+    pub env: Vec<(OsString, OsString)>,
     /// Settings of the client over the child's pipes.
     pub client: ClientConfig,
     /// How many stderr lines to keep for the error reported when the child exits.
@@ -61,6 +63,7 @@ impl SpawnOptions {
             cli_path: cli_path.into(),
             db_path: None,
             extra_args: Vec::new(),
+            env: Vec::new(),
             client: ClientConfig::default(),
             stderr_tail_lines: 20,
             close_grace: Duration::from_millis(500),
@@ -73,6 +76,13 @@ impl SpawnOptions {
     #[must_use]
     pub fn with_db(mut self, db_path: impl Into<String>) -> Self {
         self.db_path = Some(db_path.into());
+        self
+    }
+
+    /// Adds an environment variable for the child.
+    #[must_use]
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -125,6 +135,7 @@ pub fn spawn(options: SpawnOptions) -> Result<(ImsgChild, RpcClient, Notificatio
     let mut command = Command::new(&program);
     command
         .args(options.rpc_args())
+        .envs(options.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,2 @@
+//! Placeholder until the round-trip bench lands.
+fn main() {}

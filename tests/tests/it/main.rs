@@ -1,0 +1,8 @@
+//! End-to-end tests: imsg-rpc against the simulator, spawned as a real `imsg` process.
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod survival;
