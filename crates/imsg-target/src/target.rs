@@ -55,7 +55,9 @@ pub enum ParseTargetError {
     #[error("chat_identifier is required")]
     MissingChatIdentifier,
     /// A handle target was built from text that would parse as something else.
-    #[error("handle `{to}` cannot be a handle target")]
+    #[error(
+        "`{to}` is not a valid handle target: it is blank, padded with whitespace or starts with a chat prefix"
+    )]
     InvalidHandle {
         /// The rejected handle text.
         to: String,
