@@ -511,3 +511,23 @@ fn service_and_region_parse() {
         "invalid region `XX`, expected an ISO 3166-1 alpha-2 code such as `US`"
     );
 }
+
+#[test]
+fn handle_target_constructor_checks_round_trip() {
+    let rows = [
+        ("+15551234567", Service::Sms, true),
+        ("sms:+1555", Service::Auto, true),
+        ("bob", Service::Imessage, true),
+        ("", Service::Auto, false),
+        (" +1555", Service::Auto, false),
+        ("chat_id:5", Service::Sms, false),
+        ("GUID:x", Service::Auto, false),
+    ];
+    for (to, service, ok) in rows {
+        let built = Target::handle(to, service);
+        assert_eq!(built.is_ok(), ok, "to {to:?}");
+        if let Ok(target) = built {
+            assert_eq!(target.to_string().parse::<Target>(), Ok(target));
+        }
+    }
+}
