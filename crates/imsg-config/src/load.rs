@@ -42,7 +42,7 @@ const DEFAULT_PROBE_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_CLI_PATH: &str = "imsg";
 
 /// How to load: the name used in error messages and the home directory used for `~` expansion.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
     source_name: String,
     home: Option<String>,
