@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use crate::error::RpcError;
+use crate::error::{RpcError, is_permission_text};
 use crate::frame::{DEFAULT_MAX_LINE_BYTES, Frame, LineDecoder};
 use crate::wire::{
     ChatsList, ChatsListParams, History, HistoryParams, Incoming, MessageEvent, Notification,
@@ -35,6 +35,9 @@ use crate::wire::{
 
 /// How many bytes of a bad line are quoted in the log.
 const PREVIEW_BYTES: usize = 80;
+
+/// How much of a plain-text permission banner is kept.
+const PERMISSION_HINT_BYTES: usize = 4096;
 
 /// How many timed-out request ids are remembered, to name late answers in the log.
 const REMEMBERED_CANCELLED: usize = 64;
@@ -236,6 +239,7 @@ impl RpcClient {
             lines: Some(line_tx),
             write_error: write_err_rx,
             input_broken: None,
+            permission_hint: None,
             pending: HashMap::new(),
             cancelled: VecDeque::new(),
             notify: notify_tx,
@@ -517,6 +521,8 @@ struct Driver {
     write_error: oneshot::Receiver<std::io::Error>,
     /// Set when writing failed; new requests fail at once with it.
     input_broken: Option<Arc<std::io::Error>>,
+    /// A non-JSON stdout line that named Full Disk Access; it explains a later exit.
+    permission_hint: Option<String>,
     pending: HashMap<u64, Pending>,
     /// Recently cancelled ids, to name a late answer in the log.
     cancelled: VecDeque<(u64, String)>,
@@ -580,6 +586,15 @@ impl Driver {
                 status: None,
                 stderr_tail: String::new(),
             },
+        };
+        // An old imsg printed its Full Disk Access banner as plain text and exited; a newer
+        // one may say it on stderr. Either way the user needs the fix, not "exited (code 1)".
+        let error = match (&error, self.permission_hint.take()) {
+            (_, Some(text)) => RpcError::permission_from_text(&text, &self.shared.config.binary),
+            (RpcError::Closed { stderr_tail, .. }, None) if is_permission_text(stderr_tail) => {
+                RpcError::permission_from_text(stderr_tail, &self.shared.config.binary)
+            }
+            _ => error,
         };
         debug!(%error, "imsg rpc session ended");
         let error = self.shared.closed.get_or_init(|| error).clone();
@@ -677,12 +692,28 @@ impl Driver {
             Ok(incoming) => self.on_incoming(incoming),
             Err(reason) => {
                 Stats::bump(&stats.bad_lines);
+                self.note_permission_text(&line);
                 warn!(
                     line = %preview(&line),
                     %reason,
                     "imsg rpc: skipped a line that is not a JSON-RPC object"
                 );
             }
+        }
+    }
+
+    /// Keeps the plain-text Full Disk Access banner of an old imsg (and the lines after it,
+    /// bounded) so the error recorded at exit can name the fix and the database path.
+    fn note_permission_text(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        match &mut self.permission_hint {
+            Some(hint) if hint.len() < PERMISSION_HINT_BYTES => {
+                hint.push('\n');
+                hint.push_str(&text);
+            }
+            Some(_) => {}
+            None if is_permission_text(&text) => self.permission_hint = Some(text.into_owned()),
+            None => {}
         }
     }
 

@@ -141,6 +141,16 @@ impl RpcError {
         }
     }
 
+    /// Builds the Full Disk Access error from text seen outside a JSON-RPC error: a non-JSON
+    /// stdout line (imsg before 0.8.2 printed its banner there) or the stderr tail.
+    pub(crate) fn permission_from_text(text: &str, binary: &str) -> Self {
+        Self::PermissionDenied {
+            binary: binary.to_owned(),
+            db_path: db_path_in(text),
+            detail: text.to_owned(),
+        }
+    }
+
     /// Wraps an I/O error.
     pub(crate) fn io(source: std::io::Error) -> Self {
         Self::Io {
@@ -161,7 +171,9 @@ impl RpcError {
 /// True for imsg's startup-error text (spec section 11): it names Full Disk Access.
 pub(crate) fn is_permission_text(text: &str) -> bool {
     let lower = text.to_lowercase();
-    lower.contains("full disk access") || lower.contains("permission error")
+    lower.contains("full disk access")
+        || lower.contains("permission error")
+        || lower.contains("authorization denied")
 }
 
 /// Finds the path in "The Messages database at <path> requires Full Disk Access".

@@ -159,3 +159,20 @@ exec sleep 600"#,
         .unwrap_err();
     assert!(matches!(err, RpcError::NotFound { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn full_disk_access_text_on_stderr_explains_the_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "imsg",
+        "echo 'Error: authorization denied: full disk access is required for chat.db' >&2\nexit 1",
+    );
+    let (_child, client, _n) = spawn(options(&path)).unwrap();
+    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, RpcError::PermissionDenied { .. }), "{err:?}");
+    assert!(err.to_string().contains(&format!("`{}`", path.display())));
+}

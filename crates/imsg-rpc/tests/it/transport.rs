@@ -514,3 +514,29 @@ async fn full_disk_access_error_is_typed() {
     insta::assert_snapshot!(err.to_string());
     assert!(matches!(err, RpcError::PermissionDenied { .. }));
 }
+
+#[tokio::test]
+async fn an_old_plain_text_permission_banner_becomes_the_typed_error() {
+    let (client, _n, mut peer) = session(ClientConfig::default(), 64 * 1024);
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.chats_list(&ChatsListParams { limit: Some(1) }).await }
+    });
+    peer.request().await;
+    let banner = "unable to open database file (code: 14)\n\n⚠️  Permission Error: Cannot access \
+                  Messages database\n\nThe Messages database at /Users/me/Library/Messages/chat.db \
+                  requires Full Disk Access permission.\n";
+    peer.write(banner.as_bytes()).await;
+    drop(peer);
+    let err = call.await.unwrap().unwrap_err();
+    match &err {
+        RpcError::PermissionDenied { db_path, .. } => {
+            assert_eq!(
+                db_path.as_deref(),
+                Some("/Users/me/Library/Messages/chat.db")
+            );
+        }
+        other => panic!("expected PermissionDenied, got {other:?}"),
+    }
+    assert_eq!(client.counters().bad_lines, 3);
+}
