@@ -920,6 +920,7 @@ fn resolve_account(
     );
 
     let top_enabled = base.enabled != Some(false);
+    let configured = is_configured(&merged);
     Ok(ResolvedAccount {
         id,
         key,
@@ -930,6 +931,7 @@ fn resolve_account(
             .filter(|n| !n.is_empty())
             .map(str::to_owned),
         enabled: top_enabled && merged.enabled != Some(false),
+        configured,
         policy,
         process: ProcessSettings {
             cli_path,
@@ -989,6 +991,29 @@ fn resolve_account(
             Some(RawReactionNotifications::All) => ReactionNotifications::All,
         },
     })
+}
+
+/// The "configured" rule of section 1.3 (anchor keys plus the newest `attachmentRoots`,
+/// `remoteAttachmentRoots` and `sendTransport`), evaluated on the merged account before any default.
+fn is_configured(merged: &RawAccount) -> bool {
+    let non_blank = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let non_empty = |v: &Option<Vec<AllowFromValue>>| v.as_ref().is_some_and(|l| !l.is_empty());
+    let roots = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|l| !l.is_empty());
+    non_blank(&merged.cli_path)
+        || non_blank(&merged.db_path)
+        || non_blank(&merged.region)
+        || merged.service.is_some()
+        || non_empty(&merged.allow_from)
+        || non_empty(&merged.group_allow_from)
+        || merged.dm_policy.is_some()
+        || merged.group_policy.is_some()
+        || merged.include_attachments.is_some()
+        || merged.media_max_mb.is_some()
+        || merged.text_chunk_limit.is_some()
+        || merged.groups.as_ref().is_some_and(|g| !g.is_empty())
+        || roots(&merged.attachment_roots)
+        || roots(&merged.remote_attachment_roots)
+        || merged.send_transport.is_some()
 }
 
 /// Keeps the first occurrence of each value, in order.

@@ -34,6 +34,10 @@ pub struct ResolvedAccount {
     pub name: Option<String>,
     /// Whether the account runs: false when the account or the whole section says `enabled: false`.
     pub enabled: bool,
+    /// Whether the account (with what it inherits) sets anything that makes it a configured account, by the
+    /// anchor's rule (section 1.3 of the behaviour spec) plus the newest keys; the status surface reports
+    /// "not configured" otherwise. Unlike the anchor, injected defaults do not count, so `{}` is not configured.
+    pub configured: bool,
     /// The access policy for `imsg-policy`.
     pub policy: AccessPolicy,
     /// How to start and probe `imsg rpc`.
@@ -258,6 +262,7 @@ impl ResolvedAccount {
             "key": self.key,
             "name": self.name,
             "enabled": self.enabled,
+            "configured": self.configured,
             "policy": {
                 "dmPolicy": policy.dm_policy().as_str(),
                 "groupPolicy": policy.group_policy().as_str(),
