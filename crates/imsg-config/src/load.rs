@@ -368,10 +368,9 @@ fn resolve(ctx: &Ctx<'_>, raw: RawFile) -> Result<ResolvedConfig, ConfigError> {
     };
     let section = migrate_require_mention(section, &raw.routing, &mut warnings);
 
-    let globals = globals(ctx, &raw.messages, &raw.agents, &raw.session, &raw.commands)?;
     let globals = Globals {
         default_group_policy: channels.defaults.and_then(|d| d.group_policy),
-        ..globals
+        ..globals(ctx, &raw.messages, &raw.agents, &raw.session, &raw.commands)?
     };
 
     let (base, accounts, default_key) = section.split();
@@ -498,7 +497,8 @@ fn migrate_require_mention(
     RawImessage::from_parts(base, accounts, default_account)
 }
 
-/// Reads the global sections and compiles mention patterns.
+/// Reads the global sections and compiles mention patterns (`default_group_policy` is filled by the caller,
+/// which owns `channels`).
 fn globals(
     ctx: &Ctx<'_>,
     messages: &Option<crate::raw::RawMessages>,
@@ -1053,4 +1053,109 @@ fn check_duplicate_sources(ctx: &Ctx<'_>, accounts: &[ResolvedAccount]) -> Resul
         seen.insert(source, account);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_quote_only_ambiguous_segments() {
+        let cases: [(&[&str], &str); 4] = [
+            (
+                &["channels", "imessage", "allowFrom", "0"],
+                "channels.imessage.allowFrom.0",
+            ),
+            (
+                &["channels", "imessage", "groups", "*"],
+                "channels.imessage.groups.*",
+            ),
+            (&["accounts", "my.bot", "x"], "accounts.\"my.bot\".x"),
+            (&["accounts", " ", ""], "accounts.\" \".\"\""),
+        ];
+        for (segments, expected) in cases {
+            let segments: Vec<String> = segments.iter().map(|s| (*s).to_owned()).collect();
+            assert_eq!(render_path(&segments), expected);
+        }
+    }
+
+    #[test]
+    fn serde_messages_lose_their_rust_words() {
+        let cases = [
+            (
+                "invalid value: integer `0`, expected a nonzero u64",
+                "invalid value: integer `0`, expected a positive integer",
+            ),
+            (
+                "invalid type: string \"x\", expected u64",
+                "invalid type: string \"x\", expected a non-negative integer",
+            ),
+            (
+                "invalid type: map, expected a string or an integer",
+                "invalid type: object, expected a string or an integer",
+            ),
+            (
+                "invalid type: sequence, expected a boolean",
+                "invalid type: array, expected a boolean",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(plain_type_names(input), expected);
+        }
+    }
+
+    #[test]
+    fn unknown_field_messages_are_recognized() {
+        let cases = [
+            (
+                "unknown field `enabld`, expected one of `enabled`, `name`",
+                Some(("enabld", vec!["enabled", "name"])),
+            ),
+            (
+                "unknown field `x`, expected `tables`",
+                Some(("x", vec!["tables"])),
+            ),
+            (
+                "unknown field `x`, there are no fields",
+                Some(("x", vec![])),
+            ),
+            ("unknown variant `pairng`, expected `open`", None),
+        ];
+        for (message, expected) in cases {
+            let got = unknown_key(message);
+            let expected = expected.map(|(k, v)| {
+                (
+                    k.to_owned(),
+                    v.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+                )
+            });
+            assert_eq!(got, expected, "{message}");
+        }
+    }
+
+    #[test]
+    fn regex_errors_become_one_phrase() {
+        let cases = [
+            (
+                "regex parse error:\n    (unclosed\n    ^\nerror: unclosed group",
+                "unclosed group",
+            ),
+            (
+                "Compiled regex exceeds size limit of 1048576 bytes.",
+                "compiled regex exceeds size limit of 1048576 bytes",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(regex_reason(input), expected);
+        }
+    }
+
+    #[test]
+    fn identity_patterns_escape_and_join_words() {
+        assert_eq!(
+            identity_patterns(Some("Clawd  Bot.v2"), Some(" 🦞 ")),
+            vec!["\\b@?Clawd\\s+Bot\\.v2\\b".to_owned(), "🦞".to_owned()]
+        );
+        assert!(identity_patterns(Some("   "), None).is_empty());
+    }
 }
