@@ -13,20 +13,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 #[non_exhaustive]
 pub enum DbError {
     /// SQLite refused an operation.
-    #[error("sqlite failed")]
+    #[error("database operation failed")]
     Sqlite(#[from] rusqlite::Error),
     /// A tapback names a message guid that is not in the database.
     #[error("no message has guid `{0}`")]
     UnknownTarget(String),
-    /// An attachment file could not be read.
-    #[error("cannot read attachment `{path}`")]
-    Attachment {
-        /// The path as given.
-        path: String,
-        /// The I/O failure.
-        #[source]
-        source: std::io::Error,
-    },
     /// The message has neither a sender nor a chat to go to.
     #[error("a message needs a sender handle")]
     MissingSender,
