@@ -137,3 +137,137 @@ impl AllowSet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use imsg_target::{AllowEntry, Region, Service};
+
+    use super::{AllowSet, ChatFacts};
+
+    /// The newest anchor's two matchers (gateway spec 9.8) in terms of a compiled list:
+    /// the sender matcher is `*` or a handle entry; the reply-context matcher also takes chat entries.
+    #[test]
+    fn sender_and_conversation_matchers_9_8() {
+        struct Case {
+            matcher: &'static str,
+            allow_from: &'static [&'static str],
+            sender: &'static str,
+            chat: ChatFacts<'static>,
+            expected: bool,
+        }
+        let id = |n| ChatFacts {
+            chat_id: Some(n),
+            ..ChatFacts::default()
+        };
+        let guid = |g| ChatFacts {
+            chat_guid: Some(g),
+            ..ChatFacts::default()
+        };
+        let ident = |i| ChatFacts {
+            chat_identifier: Some(i),
+            ..ChatFacts::default()
+        };
+        let cases = [
+            Case {
+                matcher: "sender",
+                allow_from: &["chat_id:9"],
+                sender: "+1555",
+                chat: id(9),
+                expected: false,
+            },
+            Case {
+                matcher: "sender",
+                allow_from: &["imessage:chat_id:9"],
+                sender: "+1555",
+                chat: id(9),
+                expected: false,
+            },
+            Case {
+                matcher: "sender",
+                allow_from: &["chat_guid:team-thread"],
+                sender: "+1555",
+                chat: guid("team-thread"),
+                expected: false,
+            },
+            Case {
+                matcher: "sender",
+                allow_from: &["chat_identifier:team"],
+                sender: "+1555",
+                chat: ident("team"),
+                expected: false,
+            },
+            Case {
+                matcher: "sender",
+                allow_from: &[],
+                sender: "+1555",
+                chat: ChatFacts::default(),
+                expected: false,
+            },
+            Case {
+                matcher: "sender",
+                allow_from: &["user@example.com"],
+                sender: "User@Example.com",
+                chat: ChatFacts::default(),
+                expected: true,
+            },
+            Case {
+                matcher: "sender",
+                allow_from: &["*"],
+                sender: "+1555",
+                chat: ChatFacts::default(),
+                expected: true,
+            },
+            Case {
+                matcher: "conversation",
+                allow_from: &["chat_id:9"],
+                sender: "+1555",
+                chat: id(9),
+                expected: true,
+            },
+            Case {
+                matcher: "conversation",
+                allow_from: &["imessage:chat_guid:team-thread"],
+                sender: "+1555",
+                chat: guid("team-thread"),
+                expected: true,
+            },
+            Case {
+                matcher: "conversation",
+                allow_from: &["chat_id:9"],
+                sender: "+1555",
+                chat: id(10),
+                expected: false,
+            },
+        ];
+        let region = Region::default();
+        let mut out = String::new();
+        for c in cases {
+            let list = AllowSet::new(
+                c.allow_from
+                    .iter()
+                    .map(|r| AllowEntry::parse(r, &region).unwrap())
+                    .collect(),
+            );
+            let sender = imsg_target::Handle::normalize(c.sender, &region).unwrap();
+            let service: Option<Service> = None;
+            let got = match c.matcher {
+                "sender" => list.has_wildcard() || list.has_handle(sender.as_str(), service),
+                _ => list.admits(sender.as_str(), service, &c.chat).is_some(),
+            };
+            assert_eq!(
+                got, c.expected,
+                "{} {:?} {}",
+                c.matcher, c.allow_from, c.sender
+            );
+            writeln!(
+                out,
+                "{} {:?} sender={} chat={:?} -> {got}",
+                c.matcher, c.allow_from, c.sender, c.chat
+            )
+            .unwrap();
+        }
+        insta::assert_snapshot!(out);
+    }
+}

@@ -573,3 +573,59 @@ fn group_system_prompt_prefers_the_exact_entry_even_when_blank() {
         assert_eq!(d.system_prompt.as_deref(), expected, "chat {chat_id}");
     }
 }
+
+/// The command-gate rows of gateway spec 9.7, restated for our lists: "configured" is a non-empty
+/// list, "allowed" is a handle entry naming the sender.
+#[test]
+fn command_gate_rows_9_7() {
+    let open_groups = || {
+        AccessPolicy::builder("default")
+            .group_policy(GroupPolicy::Open)
+            .groups(groups(&[("*", Some(false))]))
+    };
+    let cases = vec![
+        case(
+            "C1 no list configured: not authorized",
+            open_groups(),
+            group(42, ALICE, "/status"),
+            "commandAuthorized false, blocked",
+            "drop (control command (unauthorized))",
+        ),
+        case(
+            "C2 one list names the sender: authorized",
+            open_groups()
+                .allow_from(entries(&["+15550002222"]))
+                .group_allow_from(Some(entries(&[ALICE]))),
+            group(42, ALICE, "/status"),
+            "commandAuthorized true",
+            "dispatch (group 42, commands authorized)",
+        ),
+        case(
+            "C3 useAccessGroups off: authorized",
+            open_groups()
+                .allow_from(entries(&["+15550002222"]))
+                .commands(CommandSettings {
+                    use_access_groups: false,
+                    ..CommandSettings::default()
+                }),
+            group(42, ALICE, "/status"),
+            "commandAuthorized true",
+            "dispatch (group 42, commands authorized)",
+        ),
+        case(
+            "C4 unauthorized command in a group is blocked",
+            open_groups().allow_from(entries(&["+15550002222"])),
+            group(42, ALICE, "/status"),
+            "shouldBlock true",
+            "drop (control command (unauthorized))",
+        ),
+        case(
+            "C5 a switched-off command is plain text",
+            open_groups().allow_from(entries(&["+15550002222"])),
+            group(42, ALICE, "/bash ls"),
+            "not a command while commands.bash is off",
+            "dispatch (group 42, commands not authorized)",
+        ),
+    ];
+    run("command_gate_rows_9_7", cases);
+}
