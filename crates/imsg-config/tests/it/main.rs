@@ -113,6 +113,24 @@ fn a_missing_section_yields_no_accounts_and_a_warning() {
     assert_eq!(config.warnings.len(), 1);
 }
 
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = 100_000;
+    let cases = [
+        format!("{{ a: {}{} }}", "[".repeat(deep), "]".repeat(deep)),
+        format!("{}1{}", "{a:".repeat(deep), "}".repeat(deep)),
+        // Valid JSON5 with comments, escapes and odd keys before the deep part.
+        format!(
+            "{{ /* c */ 'k\\'': \"v\\\"\", // x\n \\u0061b: +.5, z: [{}] }}",
+            "[".repeat(deep)
+        ),
+    ];
+    for text in cases {
+        let err = from_str(&text, &LoadOptions::new("deep.json5")).unwrap_err();
+        assert!(err.to_string().contains("nest deeper than"), "{}", err);
+    }
+}
+
 /// JSON5-ish fragments, so random texts often get past the syntax check and exercise the later stages.
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
