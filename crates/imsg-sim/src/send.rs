@@ -220,15 +220,17 @@ pub(crate) fn send(
         Target::Direct(to) => find_chat(conn, &direct_candidates(to, &service))?
             .map(|(_, identifier, guid)| if guid.is_empty() { identifier } else { guid }),
     };
+    // With `auto`, text and file together fail on the bridge and fall back to AppleScript (spec 10.3).
+    let both = !text.is_empty() && !file.is_empty();
     let use_bridge = transport == "bridge"
-        || (transport == "auto" && settings.bridge_ready && bridge_guid.is_some());
+        || (transport == "auto" && settings.bridge_ready && bridge_guid.is_some() && !both);
     if use_bridge {
         if bridge_guid.is_none() {
             return Err(Failure::invalid_params(
                 "bridge transport requires an existing chat target",
             ));
         }
-        if !text.is_empty() && !file.is_empty() && transport == "bridge" {
+        if both {
             return Err(Failure::invalid_params(
                 "bridge transport does not support text and file together",
             ));
@@ -309,7 +311,10 @@ fn deliver(
             ("sms:", Some(Service::Sms)),
             ("auto:", None),
         ] {
-            if handle.len() >= prefix.len() && handle[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            if handle
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+            {
                 handle = &handle[prefix.len()..];
                 if let Some(svc) = svc {
                     direct_service = svc;
@@ -360,7 +365,15 @@ fn deliver(
             },
         ),
     )?
-    .map(|(id, _, _)| id);
+    .map(|(id, _, guid)| {
+        // The bare-handle candidate can match a chat of the other service; the row follows its chat.
+        message.service = if guid.starts_with("SMS;") {
+            Service::Sms
+        } else {
+            Service::IMessage
+        };
+        id
+    });
     let result = match chat_id {
         Some(id) => write_into_chat(&tx, id, message, text, file)?,
         None => {
