@@ -324,7 +324,9 @@ impl RpcClient {
     ///
     /// # Errors
     ///
-    /// As for [`RpcClient::chats_list`]; a timeout is [`RpcError::SendOutcomeUnknown`].
+    /// As for [`RpcClient::chats_list`]; a timeout is [`RpcError::SendOutcomeUnknown`]. The
+    /// result is decoded leniently, so [`RpcError::Decode`] only happens when imsg answered with
+    /// success but not with an object: the message went out, so do not send it again.
     pub async fn send(&self, params: &SendParams) -> Result<SendResult, RpcError> {
         self.typed("send", params).await
     }

@@ -325,20 +325,89 @@ impl SendParams {
 }
 
 /// Result of `send`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Every member is read leniently: a successful send must never turn into a decode error (a
+/// caller might then retry it and deliver it twice), so a value of an unexpected type is
+/// treated as absent rather than rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendResult {
     /// Always true on success.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::bool")]
     pub ok: bool,
     /// `applescript` or `bridge`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::string"
+    )]
     pub transport: Option<String>,
     /// The ROWID of the sent row, when imsg observed it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::int"
+    )]
     pub id: Option<i64>,
     /// The guid of the sent row, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::string"
+    )]
     pub guid: Option<String>,
+    /// The message id newer imsg versions add (equal to the guid).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::string"
+    )]
+    pub message_id: Option<String>,
+}
+
+impl SendResult {
+    /// The best reference to the sent message, by the precedence of spec section 10.6:
+    /// `message_id`, then `guid`, then the numeric `id`; `None` when imsg returned none.
+    #[must_use]
+    pub fn message_ref(&self) -> Option<String> {
+        self.message_id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.guid.clone().filter(|s| !s.is_empty()))
+            .or_else(|| self.id.map(|id| id.to_string()))
+    }
+}
+
+/// Deserialisers that read a value of the wrong type as absent instead of failing.
+mod lenient {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// A string, or a number turned into its decimal text.
+    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+
+    /// An integer, or a string holding one.
+    pub(super) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// A bool, or `"true"`.
+    pub(super) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Bool(b) => b,
+            Value::String(s) => s == "true",
+            _ => false,
+        })
+    }
 }
 
 /// Params of `typing`.
@@ -648,6 +717,32 @@ mod tests {
         let list: ChatsList = serde_json::from_value(v.clone()).unwrap();
         insta::assert_debug_snapshot!(list);
         assert_eq!(serde_json::to_value(&list).unwrap(), v);
+    }
+
+    #[test]
+    fn send_results_decode_leniently() {
+        let cases = [
+            (
+                json!({"ok":true,"transport":"applescript","id":19,"guid":"4F1C"}),
+                Some("4F1C"),
+            ),
+            (
+                json!({"ok":true,"transport":"applescript","id":19}),
+                Some("19"),
+            ),
+            (json!({"ok":true,"transport":"applescript"}), None),
+            (json!({"ok":true,"transport":"bridge","guid":""}), None),
+            (
+                json!({"ok":true,"id":"19","guid":"G","message_id":"M","chat_guid":"x"}),
+                Some("M"),
+            ),
+            (json!({"ok":"true","id":{"odd":1},"guid":7}), Some("7")),
+        ];
+        for (value, want) in cases {
+            let result: SendResult = serde_json::from_value(value.clone()).unwrap();
+            assert!(result.ok, "{value}");
+            assert_eq!(result.message_ref().as_deref(), want, "{value}");
+        }
     }
 
     #[test]
