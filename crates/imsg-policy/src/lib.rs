@@ -14,8 +14,9 @@
 //!   persists it, [`MemoryPairingStore`] in memory.
 //! - [`check_outbound`] says whether the agent may send to a target.
 //! - [`startup_warnings`] lists what will surprise the owner at run time.
-//! - With the `proptest` feature, [`testing`] holds strategies and invariant
-//!   checks to property-test a configuration in CI.
+//! - With the `proptest` feature, the `testing` module holds strategies and
+//!   invariant checks to property-test a configuration in CI; its docs show
+//!   the complete CI test a user writes (`tests/user_ci_example.rs`).
 
 mod access;
 mod allowlist;

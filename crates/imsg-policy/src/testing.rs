@@ -20,7 +20,6 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use imsg_target::{AllowEntry, Handle, Service};
 use proptest::prelude::*;
@@ -341,18 +340,12 @@ fn group_own_list<'p>(
 }
 
 /// A failed [`check_policy`] run, with the smallest counterexample proptest found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}")]
 pub struct PolicyCheckFailure {
+    /// The broken invariant and the minimal input, as one line.
     reason: String,
 }
-
-impl fmt::Display for PolicyCheckFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
-impl std::error::Error for PolicyCheckFailure {}
 
 /// Runs `cases` random messages and pairing snapshots through [`check_invariants`].
 ///

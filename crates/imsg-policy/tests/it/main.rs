@@ -5,6 +5,7 @@
 
 mod common;
 mod fuzz;
+mod guards;
 mod model;
 mod outbound;
 mod pairing;
