@@ -480,7 +480,8 @@ impl Shared {
         let rows = stmt.query_map([rowid], |r| {
             let filename: String = r.get::<_, Option<String>>(0)?.unwrap_or_default();
             let original = expand_tilde(&filename);
-            let missing = original.is_empty() || !Path::new(&original).is_file();
+            let missing =
+                original.is_empty() || !std::fs::metadata(&original).is_ok_and(|m| !m.is_dir());
             Ok(json!({
                 "filename": filename,
                 "transfer_name": r.get::<_, Option<String>>(1)?.unwrap_or_default(),

@@ -510,3 +510,28 @@ fn chats_command_lists_conversations() {
         serde_json::from_str(json_out.lines().next().expect("a line")).expect("json line");
     assert_eq!(first["id"], 2);
 }
+
+#[test]
+fn frames_keep_line_separators_raw_and_escape_slashes() {
+    let fixture = Fixture::f();
+    insert(
+        &fixture.writer(),
+        &Row {
+            id: 16,
+            handle: 1,
+            text: Some("a\u{2028}b / c\nd"),
+            chat: Some(2),
+            k: 6,
+            ..Row::default()
+        },
+    );
+    let mut sim = Sim::rpc(&fixture, &[]);
+    sim.send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"messages.history","params":{"chat_id":2,"limit":1}}"#,
+    );
+    let line = sim.line();
+    // U+2028 is written raw, a newline inside a string is escaped, and `/` is written as `\/` like Foundation.
+    assert!(line.contains("a\u{2028}b \\/ c\\nd"), "{line}");
+    let value: Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(value["result"]["messages"][0]["text"], "a\u{2028}b / c\nd");
+}
