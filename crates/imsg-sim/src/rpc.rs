@@ -263,13 +263,11 @@ impl Server {
         let since = p.int("since_rowid").unwrap_or(0);
         let cursor = if since == 0 {
             // imsg snapshots MAX(ROWID) asynchronously, after the result may be written; taking it before the
-            // result closes that race, which only ever lost rows.
-            self.conn
-                .query_row("SELECT IFNULL(MAX(ROWID), 0) FROM message", [], |r| {
-                    r.get(0)
-                })?
+            // result closes that race, which only ever lost rows. If the snapshot fails, the subscription still
+            // starts and reports the failure as an `error` notification, as the asynchronous snapshot does.
+            watch::max_rowid(&self.conn).ok()
         } else {
-            since
+            Some(since)
         };
         let id = self.next_sub;
         let spec = watch::Spec {

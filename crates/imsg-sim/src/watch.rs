@@ -20,8 +20,8 @@ const CHANGE_CHECK: Duration = Duration::from_millis(20);
 pub(crate) struct Spec {
     pub(crate) id: i64,
     pub(crate) chat_id: Option<i64>,
-    /// The exclusive ROWID cursor the first poll starts after.
-    pub(crate) cursor: i64,
+    /// The exclusive ROWID cursor the first poll starts after; `None` takes `MAX(ROWID)` on the watch thread.
+    pub(crate) cursor: Option<i64>,
     /// Lowercased participant filter; empty means everyone.
     pub(crate) participants: Vec<String>,
     pub(crate) start: Option<i64>,
@@ -99,7 +99,13 @@ fn run(spec: &Spec, shared: &Shared, out: &Output, timing: Timing, cancel: &Atom
         Ok(conn) => conn,
         Err(err) => return fail(&err),
     };
-    let mut cursor = spec.cursor;
+    let mut cursor = match spec.cursor {
+        Some(cursor) => cursor,
+        None => match max_rowid(&conn) {
+            Ok(cursor) => cursor,
+            Err(err) => return fail(&err),
+        },
+    };
     let mut seen_version = data_version(&conn).unwrap_or(0);
     if let Err(err) = poll(spec, shared, out, &conn, &mut cursor, cancel) {
         return fail(&err);
@@ -131,6 +137,13 @@ fn run(spec: &Spec, shared: &Shared, out: &Output, timing: Timing, cancel: &Atom
             next_fallback = now + timing.fallback;
         }
     }
+}
+
+/// The "from now" cursor: the highest ROWID, or 0 for an empty table.
+pub(crate) fn max_rowid(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT IFNULL(MAX(ROWID), 0) FROM message", [], |r| {
+        r.get(0)
+    })
 }
 
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {

@@ -535,3 +535,89 @@ fn frames_keep_line_separators_raw_and_escape_slashes() {
     let value: Value = serde_json::from_str(&line).expect("json");
     assert_eq!(value["result"]["messages"][0]["text"], "a\u{2028}b / c\nd");
 }
+
+#[test]
+fn broken_databases_fail_per_request_and_per_stream() {
+    let dir = tempfile::tempdir().expect("dir");
+    let not_db = dir.path().join("chat.db");
+    std::fs::write(
+        &not_db,
+        "this is not a sqlite file, just some text that is long enough to have a header",
+    )
+    .expect("file");
+    let mut sim = Sim::spawn(
+        &["rpc", "--db", not_db.to_str().expect("utf-8")],
+        dir.path(),
+        &[],
+    );
+    // The file opens, so there is no startup-error mode; each request fails with the generic text instead.
+    let list = request(&mut sim, 1, "chats.list", json!({}));
+    assert_eq!(list["error"]["code"], -32603, "{list}");
+    assert!(
+        !list["error"]["data"]
+            .as_str()
+            .expect("data")
+            .contains("not a database"),
+        "{list}"
+    );
+    // The subscription is created, then its stream fails with the SQLite description.
+    let sub = request(&mut sim, 2, "watch.subscribe", json!({}));
+    assert_eq!(sub["result"]["subscription"], 1, "{sub}");
+    let failure = sim.until(|v| v["method"] == "error");
+    assert_eq!(failure["params"]["subscription"], 1);
+    let message = failure["params"]["error"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(
+        message.contains("not a database") && message.contains("(code: 26)"),
+        "{message}"
+    );
+    assert_eq!(sim.finish().code(), Some(0));
+}
+
+#[test]
+fn the_minimal_schema_of_imsg_tests_still_serves() {
+    // Only the required columns of spec 9.1: no guid trio, no attributedBody, no message_date.
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("chat.db");
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch(
+        "CREATE TABLE message (ROWID INTEGER PRIMARY KEY, handle_id INTEGER, text TEXT, date INTEGER,
+           is_from_me INTEGER, service TEXT);
+         CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT);
+         CREATE TABLE chat (ROWID INTEGER PRIMARY KEY, chat_identifier TEXT, guid TEXT, display_name TEXT,
+           service_name TEXT);
+         CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER);
+         CREATE TABLE chat_handle_join (chat_id INTEGER, handle_id INTEGER);
+         CREATE TABLE message_attachment_join (message_id INTEGER, attachment_id INTEGER);
+         CREATE TABLE attachment (ROWID INTEGER PRIMARY KEY, filename TEXT, transfer_name TEXT, uti TEXT,
+           mime_type TEXT, total_bytes INTEGER, is_sticker INTEGER);
+         INSERT INTO handle VALUES (1, '+15550001111');
+         INSERT INTO chat VALUES (1, '+15550001111', 'iMessage;-;+15550001111', '', 'iMessage');
+         INSERT INTO chat_handle_join VALUES (1, 1);
+         INSERT INTO message VALUES (1, 1, 'hello', 768000000000000000, 0, 'iMessage');
+         INSERT INTO chat_message_join VALUES (1, 1);",
+    )
+    .expect("minimal schema");
+    drop(conn);
+    let mut sim = Sim::spawn(
+        &["rpc", "--db", db.to_str().expect("utf-8")],
+        dir.path(),
+        &[],
+    );
+    let chats = request(&mut sim, 1, "chats.list", json!({}));
+    // An empty display_name gives an empty name (no fallback); last_message_at comes from message.date.
+    assert_eq!(
+        chats["result"]["chats"][0],
+        json!({"id": 1, "identifier": "+15550001111", "guid": "iMessage;-;+15550001111", "name": "",
+               "service": "iMessage", "last_message_at": "2025-05-03T21:20:00.000Z",
+               "participants": ["+15550001111"], "is_group": false})
+    );
+    let history = request(&mut sim, 2, "messages.history", json!({"chat_id": 1}));
+    let message = &history["result"]["messages"][0];
+    assert_eq!(
+        (message["guid"].as_str(), message["text"].as_str()),
+        (Some(""), Some("hello"))
+    );
+    assert_eq!(message["chat_name"], "");
+}
