@@ -295,7 +295,11 @@ fn chats(args: &[String]) -> ExitCode {
         .max(1);
     let path = db_path(&common);
     let listed = crate::store::open_read_only(&path).and_then(|conn| {
-        let shared = crate::store::Shared::new(path.clone(), crate::store::Columns::detect(&conn));
+        let shared = crate::store::Shared::new(
+            path.clone(),
+            crate::store::Columns::detect(&conn),
+            Settings::from_env().contacts,
+        );
         shared.list_chats(&conn, limit)
     });
     let chats = match listed {

@@ -99,7 +99,11 @@ pub(crate) fn serve(
         Ok(conn) => conn,
         Err(err) => return serve_startup_error(&startup_error_text(&err, db_path), input, out),
     };
-    let shared = Arc::new(Shared::new(db_path.to_path_buf(), Columns::detect(&conn)));
+    let shared = Arc::new(Shared::new(
+        db_path.to_path_buf(),
+        Columns::detect(&conn),
+        settings.contacts.clone(),
+    ));
     let mut server = Server {
         conn,
         shared,

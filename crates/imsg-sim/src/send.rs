@@ -161,6 +161,42 @@ fn normalize_recipient(to: &str, region: &str) -> String {
     }
 }
 
+/// Resolves a `to` that looks like a contact name through the simulated Contacts (spec 10.2).
+///
+/// No match keeps the input, one match gives that contact's handle, several are an invalid chat target.
+fn resolve_contact(to: &str, settings: &Settings) -> Result<String, Failure> {
+    let looks_like_name = !to.is_empty()
+        && !to.contains('@')
+        && !to.starts_with('+')
+        && to
+            .chars()
+            .any(|c| !(c.is_ascii_digit() || "-(). ".contains(c)));
+    if !looks_like_name {
+        return Ok(to.to_owned());
+    }
+    let needle = to.to_lowercase();
+    let mut found: Vec<(&String, &String)> = settings
+        .contacts
+        .iter()
+        .filter(|(_, name)| name.to_lowercase().contains(&needle))
+        .map(|(handle, name)| (name, handle))
+        .collect();
+    found.sort();
+    match found.as_slice() {
+        [] => Ok(to.to_owned()),
+        [(_, handle)] => Ok((*handle).clone()),
+        many => {
+            let lines: String = many
+                .iter()
+                .map(|(name, handle)| format!("  {name}: {handle}\n"))
+                .collect();
+            Err(Failure::invalid_params(format!(
+                "Invalid chat target: Multiple contacts match \"{to}\":\n{lines}Specify a phone number or email instead."
+            )))
+        }
+    }
+}
+
 /// Expands `~` and makes a path absolute against the working directory.
 fn absolute_path(raw: &str) -> PathBuf {
     let expanded = PathBuf::from(crate::store::expand_tilde(raw));
@@ -189,7 +225,10 @@ pub(crate) fn send(
     if !matches!(transport.as_str(), "auto" | "bridge" | "applescript") {
         return Err(Failure::invalid_params("invalid transport"));
     }
-    let target = read_target(p, "to is required for direct sends")?;
+    let target = match read_target(p, "to is required for direct sends")? {
+        Target::Direct(to) => Target::Direct(resolve_contact(&to, settings)?),
+        chat => chat,
+    };
     let text = p.string("text").unwrap_or_default();
     let file = p.string("file").unwrap_or_default();
     if text.is_empty() && file.is_empty() {

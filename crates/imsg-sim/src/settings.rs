@@ -1,5 +1,6 @@
 //! Simulator settings and fault injection, read once from `IMSG_SIM_*` environment variables.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Everything the environment can change about one simulator process.
@@ -16,6 +17,8 @@ pub(crate) struct Settings {
     pub(crate) send_error: Option<String>,
     /// When true, bridge methods succeed with their documented result shapes (`IMSG_SIM_BRIDGE=ready`).
     pub(crate) bridge_ready: bool,
+    /// Simulated Contacts, handle to name, from a JSON object in `IMSG_SIM_CONTACTS`; empty means none.
+    pub(crate) contacts: HashMap<String, String>,
     /// Faults applied to stdout and to the request loop.
     pub(crate) faults: Faults,
 }
@@ -62,6 +65,10 @@ impl Settings {
             },
             send_error: text("IMSG_SIM_SEND_ERROR"),
             bridge_ready: get("IMSG_SIM_BRIDGE").is_some_and(|v| v.eq_ignore_ascii_case("ready")),
+            // A value that is not a JSON object of strings means no Contacts, like a Mac without permission.
+            contacts: get("IMSG_SIM_CONTACTS")
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or_default(),
             faults: Faults {
                 exit_after_notifications: num("IMSG_SIM_EXIT_AFTER_NOTIFICATIONS"),
                 exit_after_responses: num("IMSG_SIM_EXIT_AFTER_RESPONSES"),

@@ -116,17 +116,28 @@ pub(crate) struct Shared {
     chats: Mutex<HashMap<i64, ChatInfo>>,
     participants: Mutex<HashMap<i64, Vec<String>>>,
     balloons: Mutex<HashMap<BalloonKey, (i64, i64)>>,
+    /// Simulated Contacts: handle to display name (`IMSG_SIM_CONTACTS`); empty means no Contacts access.
+    contacts: HashMap<String, String>,
 }
 
 impl Shared {
-    pub(crate) fn new(db_path: PathBuf, columns: Columns) -> Self {
+    pub(crate) fn new(
+        db_path: PathBuf,
+        columns: Columns,
+        contacts: HashMap<String, String>,
+    ) -> Self {
         Self {
             db_path,
             columns,
             chats: Mutex::default(),
             participants: Mutex::default(),
             balloons: Mutex::default(),
+            contacts,
         }
+    }
+
+    fn contact_name(&self, handle: &str) -> Option<&str> {
+        self.contacts.get(handle).map(String::as_str)
     }
 
     /// Chat metadata by id; found chats are cached forever, misses are not cached.
@@ -215,7 +226,7 @@ impl Shared {
         for (chat_id, last) in rows {
             let info = self.chat_info(conn, chat_id)?.unwrap_or_default();
             let participants = self.participants(conn, chat_id)?;
-            chats.push(json!({
+            let mut chat = json!({
                 "id": chat_id,
                 "identifier": info.identifier,
                 "guid": info.guid,
@@ -224,7 +235,15 @@ impl Shared {
                 "last_message_at": apple_ns_to_iso(last),
                 "participants": participants,
                 "is_group": info.is_group(),
-            }));
+            });
+            if let (false, Some(name), Some(map)) = (
+                info.is_group(),
+                self.contact_name(&info.identifier),
+                chat.as_object_mut(),
+            ) {
+                map.insert("contact_name".into(), name.into());
+            }
+            chats.push(chat);
         }
         Ok(chats)
     }
@@ -389,6 +408,12 @@ impl Shared {
         }
         m.insert("sender".into(), row.effective_sender().into());
         m.insert("is_from_me".into(), row.is_from_me.into());
+        if let Some(name) = self
+            .contact_name(&row.effective_sender())
+            .filter(|_| !row.is_from_me)
+        {
+            m.insert("sender_name".into(), name.into());
+        }
         m.insert("text".into(), row.resolved_text().into());
         m.insert("created_at".into(), apple_ns_to_iso(row.date).into());
         let attachments = if opts.attachments {
@@ -565,14 +590,22 @@ impl Shared {
             .into_iter()
             .map(|(key, t)| {
                 let (kind, emoji) = key.split_once('\u{0}').unwrap_or((key.as_str(), ""));
-                json!({
+                let mut reaction = json!({
                     "id": t.rowid,
                     "type": kind,
                     "emoji": emoji,
                     "sender": t.sender,
                     "is_from_me": t.is_from_me,
                     "created_at": apple_ns_to_iso(t.date),
-                })
+                });
+                if let (false, Some(name), Some(map)) = (
+                    t.is_from_me,
+                    self.contact_name(&t.sender),
+                    reaction.as_object_mut(),
+                ) {
+                    map.insert("sender_name".into(), name.into());
+                }
+                reaction
             })
             .collect())
     }
