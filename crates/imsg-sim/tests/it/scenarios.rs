@@ -410,14 +410,23 @@ fn filters_advance_the_cursor_and_joins_repeat_rows() {
     sim.send(r#"{"jsonrpc":"2.0","id":2,"method":"watch.subscribe","params":{"since_rowid":9,"participants":"ALICE@EXAMPLE.COM","start":"2025-05-03T21:24:00Z"}}"#);
     let next = sim.json();
     assert_eq!(next["id"], 2, "{next}");
-    let filtered: Vec<i64> = (0..2)
-        .map(|_| sim.json()["params"]["message"]["id"].as_i64().expect("id"))
+    let filtered: Vec<(i64, i64)> = (0..3)
+        .map(|_| {
+            let m = sim.json()["params"]["message"].clone();
+            (
+                m["id"].as_i64().expect("id"),
+                m["chat_id"].as_i64().expect("chat"),
+            )
+        })
         .collect();
     assert_eq!(
         filtered,
-        vec![14, 16],
-        "row 16 twice is filtered per join; 17/18 are already deduped process-wide"
+        vec![(14, 1), (16, 1), (16, 2)],
+        "alice's rows from 21:24 on, once per join"
     );
+    // Preview 17 was emitted by subscription 1 already; the process-wide dedupe keeps subscription 2 quiet.
+    sim.send(r#"{"jsonrpc":"2.0","id":3,"method":"chats.list","params":{"limit":1}}"#);
+    assert_eq!(sim.json()["id"], 3);
 }
 
 #[test]
