@@ -154,6 +154,23 @@ enum Command {
 pub(crate) type CloseReporter =
     Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = RpcError> + Send>> + Send>;
 
+/// A future that resolves once.
+type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long the driver still waits for EOF after the child has exited.
+///
+/// A wrapper script that started ssh without `exec` leaves ssh holding stdout open after the
+/// script itself exited; without this bound the session would never be declared closed.
+const EOF_GRACE_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// What the spawner tells the driver about the child behind the stream.
+pub(crate) struct PeerHooks {
+    /// Resolves when the child has exited (or can no longer be waited for).
+    pub(crate) exited: Signal,
+    /// Builds the error recorded when the session ends.
+    pub(crate) report: CloseReporter,
+}
+
 /// A cheap, clonable handle to one `imsg rpc` session.
 ///
 /// Requests from many tasks are multiplexed over the one stream; each gets a fresh numeric id
@@ -214,7 +231,7 @@ impl RpcClient {
         reader: R,
         writer: W,
         config: ClientConfig,
-        reporter: Option<CloseReporter>,
+        hooks: Option<PeerHooks>,
     ) -> (Self, Notifications)
     where
         R: AsyncRead + Send + Unpin + 'static,
@@ -245,7 +262,7 @@ impl RpcClient {
             notify: notify_tx,
             parked: VecDeque::new(),
         };
-        tokio::spawn(driver.run(reader, reporter));
+        tokio::spawn(driver.run(reader, hooks));
         (Self { shared, commands }, Notifications { rx: notify_rx })
     }
 
@@ -502,6 +519,16 @@ enum Event {
     Delivered,
     ConsumerGone,
     Read(std::io::Result<usize>),
+    PeerExited,
+    EofOverdue,
+}
+
+/// Awaits an optional one-shot future; the caller disables the branch when it is `None`.
+async fn fire(signal: &mut Option<Signal>) {
+    match signal {
+        Some(signal) => signal.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// One request waiting for its answer.
@@ -534,8 +561,13 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run<R: AsyncRead + Unpin>(mut self, mut reader: R, reporter: Option<CloseReporter>) {
+    async fn run<R: AsyncRead + Unpin>(mut self, mut reader: R, hooks: Option<PeerHooks>) {
         let overflow = self.shared.config.notification_overflow.max(1);
+        let (mut exited, reporter) = match hooks {
+            Some(hooks) => (Some(hooks.exited), Some(hooks.report)),
+            None => (None, None),
+        };
+        let mut eof_deadline: Option<Signal> = None;
         let mut write_failed = false;
         let read_error = loop {
             let event = tokio::select! {
@@ -553,6 +585,8 @@ impl Driver {
                 },
                 read = reader.read_buf(self.decoder.buffer_mut()),
                     if self.parked.len() < overflow => Event::Read(read),
+                () = fire(&mut exited), if exited.is_some() => Event::PeerExited,
+                () = fire(&mut eof_deadline), if eof_deadline.is_some() => Event::EofOverdue,
             };
             match event {
                 Event::Command(Some(command)) => self.on_command(command),
@@ -574,6 +608,17 @@ impl Driver {
                 Event::Read(Ok(0)) => break None,
                 Event::Read(Ok(_)) => self.pump(overflow),
                 Event::Read(Err(err)) => break Some(err),
+                Event::PeerExited => {
+                    exited = None;
+                    eof_deadline = Some(Box::pin(tokio::time::sleep(EOF_GRACE_AFTER_EXIT)));
+                }
+                Event::EofOverdue => {
+                    warn!(
+                        "imsg rpc: the child exited but its output is still open (a process it \
+                         started holds it); ending the session"
+                    );
+                    break None;
+                }
             }
         };
         // Everything still buffered is in memory already: route it all, then the tail.
@@ -634,10 +679,7 @@ impl Driver {
                     return;
                 }
                 let Some(lines) = &self.lines else {
-                    let _ = reply.send(Err(RpcError::Closed {
-                        status: None,
-                        stderr_tail: "input already closed".to_owned(),
-                    }));
+                    let _ = reply.send(Err(RpcError::InputClosed));
                     return;
                 };
                 // INVARIANT: ids come from one counter, so an id is never pending twice.

@@ -56,6 +56,9 @@ pub enum RpcError {
         /// The last lines the child wrote to stderr, newest last (may be empty).
         stderr_tail: String,
     },
+    /// The peer's input was closed on purpose (shutdown began); no more requests can be sent.
+    #[error("imsg rpc input is closed; no more requests can be sent")]
+    InputClosed,
     /// The child process could not be started.
     #[error("failed to spawn `{program}`")]
     Spawn {

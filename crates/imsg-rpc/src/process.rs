@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use crate::client::{ClientConfig, CloseReporter, Notifications, RpcClient};
+use crate::client::{ClientConfig, CloseReporter, Notifications, PeerHooks, RpcClient};
 use crate::error::RpcError;
 use crate::frame::{Frame, LineDecoder};
 
@@ -139,6 +139,8 @@ pub fn spawn(options: SpawnOptions) -> Result<(ImsgChild, RpcClient, Notificatio
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so signals reach what a wrapper script started (ssh) too.
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = command
         .spawn()
@@ -167,12 +169,19 @@ pub fn spawn(options: SpawnOptions) -> Result<(ImsgChild, RpcClient, Notificatio
     let (signals, signal_rx) = mpsc::unbounded_channel();
     tokio::spawn(reap(child, pid, signal_rx, status_tx));
 
-    let reporter = close_reporter(status.clone(), stderr_done, tail);
+    let mut exit_watch = status.clone();
+    let hooks = PeerHooks {
+        exited: Box::pin(async move {
+            // An error means the reaper is gone; either way there is nothing more to wait for.
+            let _ = exit_watch.wait_for(Option::is_some).await;
+        }),
+        report: close_reporter(status.clone(), stderr_done, tail),
+    };
     let mut config = options.client.clone();
     if config.binary == ClientConfig::default().binary {
         config.binary = program.display().to_string();
     }
-    let (client, notifications) = RpcClient::start(stdout, stdin, config, Some(reporter));
+    let (client, notifications) = RpcClient::start(stdout, stdin, config, Some(hooks));
     let handle = ImsgChild {
         pid,
         client: client.clone(),
@@ -206,6 +215,15 @@ impl ImsgChild {
     /// Every wait is bounded by the options' grace periods. Returns the exit status, or `None`
     /// if the child could not be reaped even after SIGKILL.
     pub async fn shutdown(mut self) -> Option<ExitStatus> {
+        let status = self.stop().await;
+        // Whatever the child started and left behind (ssh under a wrapper that did not `exec`)
+        // is in its process group; it belongs to this session, so it goes too.
+        signal_group(self.pid, nix::sys::signal::Signal::SIGTERM);
+        status
+    }
+
+    /// The escalation of [`ImsgChild::shutdown`] for the child itself.
+    async fn stop(&mut self) -> Option<ExitStatus> {
         self.client.close_input();
         if let Some(status) = wait_status(&mut self.status, self.options.close_grace).await {
             return Some(status);
@@ -283,8 +301,9 @@ async fn reap(
                 return;
             }
             signal = signals.recv(), if handle_alive => match signal {
-                Some(Signal::Term) => send_sigterm(pid),
+                Some(Signal::Term) => signal_group(pid, nix::sys::signal::Signal::SIGTERM),
                 Some(Signal::Kill) => {
+                    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
                     if let Err(err) = child.start_kill() {
                         warn!(?pid, error = %err, "killing imsg rpc failed");
                     }
@@ -292,6 +311,7 @@ async fn reap(
                 None => {
                     // The ImsgChild handle was dropped: honour kill-on-drop right away.
                     handle_alive = false;
+                    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
                     let _ = child.start_kill();
                 }
             },
@@ -299,14 +319,14 @@ async fn reap(
     }
 }
 
-/// Sends SIGTERM to the child.
-fn send_sigterm(pid: Option<u32>) {
+/// Sends a signal to the child's process group (the child leads it: `process_group(0)`).
+fn signal_group(pid: Option<u32>, signal: nix::sys::signal::Signal) {
     let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
         return;
     };
-    let target = nix::unistd::Pid::from_raw(pid);
-    if let Err(err) = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM) {
-        debug!(pid, error = %err, "SIGTERM to imsg rpc failed");
+    let group = nix::unistd::Pid::from_raw(pid);
+    if let Err(err) = nix::sys::signal::killpg(group, signal) {
+        debug!(pid, %signal, error = %err, "signalling the imsg rpc process group failed");
     }
 }
 

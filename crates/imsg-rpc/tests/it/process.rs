@@ -176,3 +176,46 @@ async fn full_disk_access_text_on_stderr_explains_the_exit() {
     assert!(matches!(err, RpcError::PermissionDenied { .. }), "{err:?}");
     assert!(err.to_string().contains(&format!("`{}`", path.display())));
 }
+
+/// True once `pid` is gone or a zombie (its parent may not be reaped by PID 1 here).
+fn is_dead(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test]
+async fn a_wrapper_whose_child_keeps_stdout_open_still_reports_its_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("bg.pid");
+    // Like a wrapper that runs ssh without `exec`: the background process inherits stdout.
+    let path = script(
+        dir.path(),
+        "imsg",
+        &format!(
+            "sleep 600 &\necho $! > '{}'\nread line\nexit 3",
+            pidfile.display()
+        ),
+    );
+    let (child, client, _n) = spawn(options(&path)).unwrap();
+    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.to_string(), "imsg rpc exited (code 3)");
+    // Shutdown signals the whole process group, so the background process goes too.
+    let status = tokio::time::timeout(BOUND, child.shutdown()).await.unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(3));
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    tokio::time::timeout(BOUND, async {
+        while !is_dead(&pid) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+}

@@ -496,7 +496,7 @@ async fn close_input_after_queued_requests() {
     peer.answer(&req["id"], json!({"late":"ok"})).await;
     assert_eq!(call.await.unwrap().unwrap(), json!({"late":"ok"}));
     let err = client.call("chats.list", json!({})).await.unwrap_err();
-    assert!(matches!(err, RpcError::Closed { .. }), "{err:?}");
+    assert!(matches!(err, RpcError::InputClosed), "{err:?}");
 }
 
 #[tokio::test]
