@@ -293,6 +293,26 @@ pub(crate) fn send(
     if let Some(reason) = &settings.send_error {
         return Err(Failure::internal(format!("AppleScript failed: {reason}")));
     }
+    if let Target::Chat {
+        identifier, guid, ..
+    } = &target
+        && settings.ghost_row
+        && !use_bridge
+        && !text.is_empty()
+    {
+        let rowid = write_ghost_row(
+            db_path,
+            if identifier.is_empty() {
+                guid
+            } else {
+                identifier
+            },
+        )?;
+        return Err(Failure::internal(format!(
+            "AppleScript failed: Messages accepted the chat send but wrote an unjoined empty outgoing row \
+             ({rowid}); delivery to the target chat was not confirmed"
+        )));
+    }
     let written = deliver(
         db_path,
         &target,
@@ -436,6 +456,23 @@ fn deliver(
     };
     tx.commit()?;
     Ok(result)
+}
+
+/// Writes what macOS 26 Messages sometimes writes for a chat send: an empty outgoing row joined to no chat,
+/// whose handle is the chat's identifier (spec 10.5). Returns its rowid.
+fn write_ghost_row(db_path: &Path, handle: &str) -> Result<i64, Failure> {
+    let mut conn = db::open_writer(db_path)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let ghost = Message {
+        handle: handle.to_owned(),
+        text: Some(String::new()),
+        from_me: true,
+        unjoined: true,
+        ..Message::default()
+    };
+    let written = db::write_message(&tx, &ghost).map_err(db_failure)?;
+    tx.commit()?;
+    Ok(written.rowid)
 }
 
 /// Writes the text row, then the attachment row, joined to an existing chat.

@@ -15,6 +15,8 @@ pub(crate) struct Settings {
     pub(crate) self_handle: Option<String>,
     /// When set, every `send` that passes validation fails with `AppleScript failed: <text>` (`IMSG_SIM_SEND_ERROR`).
     pub(crate) send_error: Option<String>,
+    /// When true, chat-target text sends reproduce the macOS 26 "ghost row" failure (`IMSG_SIM_GHOST_ROW=1`).
+    pub(crate) ghost_row: bool,
     /// When true, bridge methods succeed with their documented result shapes (`IMSG_SIM_BRIDGE=ready`).
     pub(crate) bridge_ready: bool,
     /// Simulated Contacts, handle to name, from a JSON object in `IMSG_SIM_CONTACTS`; empty means none.
@@ -64,6 +66,7 @@ impl Settings {
                 None => Some("me@icloud.com".to_owned()),
             },
             send_error: text("IMSG_SIM_SEND_ERROR"),
+            ghost_row: get("IMSG_SIM_GHOST_ROW").is_some_and(|v| v.trim() == "1"),
             bridge_ready: get("IMSG_SIM_BRIDGE").is_some_and(|v| v.eq_ignore_ascii_case("ready")),
             // A value that is not a JSON object of strings means no Contacts, like a Mac without permission.
             contacts: get("IMSG_SIM_CONTACTS")
