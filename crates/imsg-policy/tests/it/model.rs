@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use imsg_policy::{
-    AccessPolicy, ChatType, CodeSource, DecideContext, Decision, DmPolicy, DropReason, GroupPolicy,
-    GroupRule, InboundMessage, MentionPatterns, PairOutcome, PairingSnapshot, PendingState,
-    UnixMillis, decide,
+    AccessPolicy, ChatType, CodeSource, CommandSettings, DecideContext, Decision, DmPolicy,
+    DropReason, GroupPolicy, GroupRule, InboundMessage, MentionPatterns, PairOutcome,
+    PairingSnapshot, PendingState, UnixMillis, decide,
 };
 use imsg_target::{AllowEntry, Handle, Region, Service};
 use proptest::prelude::*;
@@ -71,6 +71,7 @@ struct ModelConfig {
     /// chat id key (or `None` for `*`) and requireMention.
     groups: Vec<(Option<i64>, Option<bool>)>,
     patterns: bool,
+    use_access_groups: bool,
 }
 
 impl ModelConfig {
@@ -102,6 +103,10 @@ impl ModelConfig {
             .group_allow_from(self.group_allow_from.as_deref().map(parse))
             .groups(groups)
             .mention_patterns(MentionPatterns::compile(&patterns).unwrap())
+            .commands(CommandSettings {
+                use_access_groups: self.use_access_groups,
+                ..CommandSettings::default()
+            })
             .build()
     }
 
@@ -132,16 +137,28 @@ struct ModelMessage {
     chat_id: i64,
     is_group: bool,
     service: Option<Service>,
+    /// Whether the chat guid has the group form `iMessage;+;chat<id>`.
+    group_guid: bool,
     text: &'static str,
 }
 
 impl ModelMessage {
+    /// The service the engine should see: the given one, else the guid's `iMessage` prefix.
+    fn service(&self) -> Option<Service> {
+        self.service
+            .or(self.group_guid.then_some(Service::Imessage))
+    }
+
     fn inbound(&self) -> InboundMessage {
         let mut m = InboundMessage::new(SENDERS[self.sender], self.text)
             .with_chat_id(self.chat_id)
             .with_group(self.is_group);
         if let Some(s) = self.service {
             m = m.with_service(s);
+        }
+        if self.group_guid {
+            // An explicit service wins over the guid prefix, so the guid does not change it.
+            m = m.with_chat_guid(format!("iMessage;+;chat{}", self.chat_id));
         }
         m
     }
@@ -177,13 +194,13 @@ fn model_decide(cfg: &ModelConfig, pairing: &ModelPairing, m: &ModelMessage) -> 
     let admits = |list: &[ModelEntry]| {
         list.iter().any(|e| {
             *e == ModelEntry::Star
-                || e.names_sender(m.sender, m.service)
+                || e.names_sender(m.sender, m.service())
                 || *e == ModelEntry::Chat(m.chat_id)
         })
     };
-    let names = |list: &[ModelEntry]| list.iter().any(|e| e.names_sender(m.sender, m.service));
+    let names = |list: &[ModelEntry]| list.iter().any(|e| e.names_sender(m.sender, m.service()));
     let is_command = m.text == "/status";
-    if m.is_group || listed.is_some() {
+    if m.is_group || m.group_guid || listed.is_some() {
         if cfg.group == GroupPolicy::Disabled {
             return Expect::Drop(DropReason::GroupPolicyDisabled);
         }
@@ -200,8 +217,9 @@ fn model_decide(cfg: &ModelConfig, pairing: &ModelPairing, m: &ModelMessage) -> 
         if !cfg.groups.is_empty() && listed.is_none() && star.is_none() {
             return Expect::Drop(DropReason::GroupNotInAllowlist);
         }
-        let authorized =
-            names(&cfg.allow_from) || cfg.group_allow_from.as_deref().is_some_and(names);
+        let authorized = !cfg.use_access_groups
+            || names(&cfg.allow_from)
+            || cfg.group_allow_from.as_deref().is_some_and(names);
         if is_command && !authorized {
             return Expect::Drop(DropReason::ControlCommandUnauthorized);
         }
@@ -232,7 +250,7 @@ fn model_decide(cfg: &ModelConfig, pairing: &ModelPairing, m: &ModelMessage) -> 
     }
     Expect::Dispatch {
         chat_type: ChatType::Direct,
-        authorized: names(&cfg.allow_from) || paired,
+        authorized: !cfg.use_access_groups || names(&cfg.allow_from) || paired,
     }
 }
 
@@ -312,9 +330,10 @@ fn config() -> impl Strategy<Value = ModelConfig> {
         prop::option::of(prop::collection::vec(entry(), 0..3)),
         groups,
         any::<bool>(),
+        prop::bool::weighted(0.8),
     )
         .prop_map(
-            |(dm, group, allow_from, group_allow_from, mut groups, patterns)| {
+            |(dm, group, allow_from, group_allow_from, mut groups, patterns, use_access_groups)| {
                 // Keys are unique in a map.
                 let mut seen = BTreeSet::new();
                 groups.retain(|(k, _)| seen.insert(*k));
@@ -325,6 +344,7 @@ fn config() -> impl Strategy<Value = ModelConfig> {
                     group_allow_from,
                     groups,
                     patterns,
+                    use_access_groups,
                 }
             },
         )
@@ -343,18 +363,22 @@ fn op(n_configs: usize) -> impl Strategy<Value = Op> {
         1i64..=5,
         any::<bool>(),
         service,
+        prop::bool::weighted(0.2),
         text,
     )
-        .prop_map(|(account, sender, chat_id, is_group, service, text)| {
-            Op::Message(ModelMessage {
-                account,
-                sender,
-                chat_id,
-                is_group,
-                service,
-                text,
-            })
-        });
+        .prop_map(
+            |(account, sender, chat_id, is_group, service, group_guid, text)| {
+                Op::Message(ModelMessage {
+                    account,
+                    sender,
+                    chat_id,
+                    is_group,
+                    service,
+                    group_guid,
+                    text,
+                })
+            },
+        );
     prop_oneof![
         8 => message,
         2 => (0..2usize, 0..4usize, any::<bool>())
