@@ -274,8 +274,9 @@ impl RpcClient {
     ///
     /// [`RpcError::Remote`] for a JSON-RPC error answer, [`RpcError::PermissionDenied`] for
     /// imsg's Full Disk Access error, [`RpcError::Timeout`] (or
-    /// [`RpcError::SendOutcomeUnknown`] for `send`) when no answer came in time, and the
-    /// recorded [`RpcError::Closed`] or [`RpcError::Io`] once the session has ended.
+    /// [`RpcError::SendOutcomeUnknown`] for `send`) when no answer came in time, the recorded
+    /// [`RpcError::Closed`] or [`RpcError::Io`] once the session has ended, and
+    /// [`RpcError::InputClosed`] after [`RpcClient::close_input`].
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         self.request(method, &params, self.timeout_for(method))
             .await
