@@ -135,6 +135,7 @@ Options:
   --destination-caller-id <handle>\tThe local account's handle that received or sent the message
   --balloon <bundle-id>\tSet balloon_bundle_id, e.g. com.apple.messages.URLBalloonProvider
   --unjoined\tWrite no chat_message_join row (the message has no chat yet)
+  --audio-transcription <text>\tMake an audio message whose first attachment carries this transcription
 ";
 
 /// Runs the command line; `args` excludes the program name.
@@ -385,6 +386,7 @@ fn inject(args: &[String]) -> ExitCode {
         "--thread-originator",
         "--destination-caller-id",
         "--balloon",
+        "--audio-transcription",
     ];
     let common = match parse_common(args, true, &flags, &valued) {
         Ok(c) => c,
@@ -456,6 +458,7 @@ fn build_message(options: &[(String, Option<String>)]) -> Result<Message, String
             "--thread-originator" => m.thread_originator_guid = Some(v),
             "--destination-caller-id" => m.destination_caller_id = Some(v),
             "--balloon" => m.balloon_bundle_id = Some(v),
+            "--audio-transcription" => m.audio_transcription = Some(v),
             "--unjoined" => m.unjoined = true,
             _ => {}
         }

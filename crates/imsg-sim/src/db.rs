@@ -158,6 +158,9 @@ pub struct Message {
     pub balloon_bundle_id: Option<String>,
     /// Write no `chat_message_join` row (an "anchorless" row, spec 8.6).
     pub unjoined: bool,
+    /// Makes the row an audio message (`is_audio_message = 1`) whose first attachment's `user_info` carries
+    /// this transcription; imsg then reports the transcription as the text.
+    pub audio_transcription: Option<String>,
 }
 
 /// What [`inject`] wrote.
@@ -287,8 +290,8 @@ pub(crate) fn write_message_in(
     conn.execute(
         "INSERT INTO message (guid, text, handle_id, attributedBody, service, account, date, date_read, date_delivered,
            is_from_me, is_read, cache_has_attachments, associated_message_guid, associated_message_type,
-           balloon_bundle_id, destination_caller_id, thread_originator_guid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+           balloon_bundle_id, destination_caller_id, thread_originator_guid, is_audio_message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             guid,
             text_col,
@@ -305,6 +308,7 @@ pub(crate) fn write_message_in(
             message.balloon_bundle_id,
             message.destination_caller_id,
             message.thread_originator_guid,
+            message.audio_transcription.is_some(),
         ],
     )?;
     let rowid = conn.last_insert_rowid();
@@ -314,8 +318,14 @@ pub(crate) fn write_message_in(
             params![chat, rowid, date],
         )?;
     }
-    for attachment in &message.attachments {
-        write_attachment(conn, rowid, attachment, message.from_me, date)?;
+    for (i, attachment) in message.attachments.iter().enumerate() {
+        // Messages keeps the transcription in the first attachment's `user_info` plist.
+        let user_info = message
+            .audio_transcription
+            .as_deref()
+            .filter(|_| i == 0)
+            .map(crate::plist::encode_transcription);
+        write_attachment(conn, rowid, attachment, message.from_me, date, user_info)?;
     }
     Ok(Injected {
         rowid,
@@ -330,6 +340,7 @@ fn write_attachment(
     a: &Attachment,
     outgoing: bool,
     date: i64,
+    user_info: Option<Vec<u8>>,
 ) -> Result<(), DbError> {
     let transfer_name = a.filename.rsplit('/').next().unwrap_or_default().to_owned();
     let ext = transfer_name
@@ -346,7 +357,7 @@ fn write_attachment(
     };
     conn.execute(
         "INSERT INTO attachment (guid, created_date, filename, uti, mime_type, transfer_state, is_outgoing,
-           transfer_name, total_bytes, is_sticker) VALUES (?1, ?2, ?3, ?4, ?5, 5, ?6, ?7, ?8, ?9)",
+           transfer_name, total_bytes, is_sticker, user_info) VALUES (?1, ?2, ?3, ?4, ?5, 5, ?6, ?7, ?8, ?9, ?10)",
         params![
             format!("at_0_{}", new_guid()),
             date / 1_000_000_000,
@@ -356,7 +367,8 @@ fn write_attachment(
             outgoing,
             transfer_name,
             size,
-            a.is_sticker
+            a.is_sticker,
+            user_info
         ],
     )?;
     let attachment_id = conn.last_insert_rowid();

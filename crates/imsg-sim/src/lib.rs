@@ -16,6 +16,7 @@ pub mod db;
 mod failure;
 mod output;
 mod params;
+mod plist;
 mod rpc;
 mod send;
 mod settings;

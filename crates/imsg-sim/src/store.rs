@@ -21,6 +21,8 @@ pub(crate) struct Columns {
     thread_originator: bool,
     destination_caller_id: bool,
     balloon: bool,
+    audio: bool,
+    user_info: bool,
     cmj_message_date: bool,
 }
 
@@ -29,6 +31,7 @@ impl Columns {
     pub(crate) fn detect(conn: &Connection) -> Self {
         let message = table_columns(conn, "message");
         let cmj = table_columns(conn, "chat_message_join");
+        let attachment = table_columns(conn, "attachment");
         let has = |cols: &[String], name: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(name));
         Self {
             attributed_body: has(&message, "attributedBody"),
@@ -38,6 +41,8 @@ impl Columns {
             thread_originator: has(&message, "thread_originator_guid"),
             destination_caller_id: has(&message, "destination_caller_id"),
             balloon: has(&message, "balloon_bundle_id"),
+            audio: has(&message, "is_audio_message"),
+            user_info: has(&attachment, "user_info"),
             cmj_message_date: has(&cmj, "message_date"),
         }
     }
@@ -50,7 +55,7 @@ impl Columns {
     fn projection(&self) -> String {
         format!(
             "m.ROWID, IFNULL(h.id, ''), IFNULL(m.text, ''), m.date, IFNULL(m.is_from_me, 0), {dest}, {guid}, \
-             {assoc_guid}, {assoc_type}, {body}, {thread}, {balloon}",
+             {assoc_guid}, {assoc_type}, {body}, {thread}, {balloon}, {audio}",
             dest = self.col(self.destination_caller_id, "m.destination_caller_id"),
             guid = self.col(self.reactions, "m.guid"),
             assoc_guid = self.col(self.reactions, "m.associated_message_guid"),
@@ -58,6 +63,7 @@ impl Columns {
             body = self.col(self.attributed_body, "m.attributedBody"),
             thread = self.col(self.thread_originator, "m.thread_originator_guid"),
             balloon = self.col(self.balloon, "m.balloon_bundle_id"),
+            audio = self.col(self.audio, "m.is_audio_message"),
         )
     }
 
@@ -325,7 +331,7 @@ impl Shared {
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params_from_iter(args), |r| {
-                Ok((MessageRow::read(r)?, r.get::<_, Option<i64>>(12)?))
+                Ok((MessageRow::read(r)?, r.get::<_, Option<i64>>(13)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
@@ -414,7 +420,15 @@ impl Shared {
         {
             m.insert("sender_name".into(), name.into());
         }
-        m.insert("text".into(), row.resolved_text().into());
+        let transcription = if row.is_audio {
+            self.transcription(conn, row.rowid)?
+        } else {
+            None
+        };
+        m.insert(
+            "text".into(),
+            transcription.unwrap_or_else(|| row.resolved_text()).into(),
+        );
         m.insert("created_at".into(), apple_ns_to_iso(row.date).into());
         let attachments = if opts.attachments {
             self.attachments(conn, row.rowid)?
@@ -493,6 +507,25 @@ impl Shared {
         };
         cache.0.insert(guid.to_owned(), found.clone());
         Ok(found)
+    }
+
+    /// The `audio-transcription` of the first attachment's `user_info` plist, which replaces an audio
+    /// message's text.
+    fn transcription(&self, conn: &Connection, rowid: i64) -> rusqlite::Result<Option<String>> {
+        if !self.columns.user_info {
+            return Ok(None);
+        }
+        let blob: Option<Option<Vec<u8>>> = conn
+            .prepare_cached(
+                "SELECT a.user_info FROM message_attachment_join maj JOIN attachment a ON a.ROWID = maj.attachment_id \
+                 WHERE maj.message_id = ?1 LIMIT 1",
+            )?
+            .query_row([rowid], |r| r.get(0))
+            .optional()?;
+        Ok(blob
+            .flatten()
+            .as_deref()
+            .and_then(crate::plist::transcription))
     }
 
     /// The Attachment objects of spec 7.3, in SQLite's natural order.
@@ -658,6 +691,7 @@ pub(crate) struct MessageRow {
     body: Option<Vec<u8>>,
     thread_originator: Option<String>,
     balloon: Option<String>,
+    is_audio: bool,
 }
 
 impl MessageRow {
@@ -675,6 +709,7 @@ impl MessageRow {
             body: r.get(9)?,
             thread_originator: r.get(10)?,
             balloon: r.get(11)?,
+            is_audio: r.get::<_, Option<i64>>(12)?.unwrap_or(0) != 0,
         })
     }
 

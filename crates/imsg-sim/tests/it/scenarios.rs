@@ -233,6 +233,18 @@ fn inject_writes_what_messages_app_writes() {
             "--date",
             "2025-05-03T21:28:00Z",
         ],
+        &[
+            "--from",
+            "+15550001111",
+            "--attachment",
+            "~/Audio Message.caf",
+            "--audio-transcription",
+            "Call me back please",
+            "--guid",
+            "A-10",
+            "--date",
+            "2025-05-03T21:29:00Z",
+        ],
     ];
     let mut printed = Vec::new();
     for step in steps {
@@ -263,7 +275,7 @@ fn inject_writes_what_messages_app_writes() {
     let mut seen = Vec::new();
     sim.send(r#"{"jsonrpc":"2.0","id":1,"method":"watch.subscribe","params":{"since_rowid":-1,"include_reactions":true,"attachments":true}}"#);
     assert_eq!(sim.json()["result"]["subscription"], 1);
-    for _ in 0..9 {
+    for _ in 0..10 {
         seen.push(sim.json()["params"]["message"].clone());
     }
     let home = dir.path().to_str().expect("utf-8").to_owned();
