@@ -326,20 +326,40 @@ fn pump(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
-/// Runs a one-shot command and returns (stdout, exit code).
+/// Runs a one-shot command and returns (stdout, exit code), failing the test after [`DEADLINE`].
 pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (String, i32) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_imsg-sim"));
     cmd.args(args)
         .env_remove("IMSG_VERSION")
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     for (key, value) in env {
         cmd.env(key, value);
     }
-    let out = cmd.output().expect("run imsg-sim");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
+    let mut child = cmd.spawn().expect("run imsg-sim");
+    let mut pipe = child.stdout.take().expect("stdout");
+    let (tx, output) = channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut pipe, &mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    let end = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            panic!("imsg-sim {args:?} did not exit within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = output
+        .recv_timeout(DEADLINE)
+        .expect("stdout of a finished process");
+    (stdout, status.code().unwrap_or(-1))
 }
 
 /// The chat fields of the spec's `CHAT1` / `CHAT2` abbreviations.
