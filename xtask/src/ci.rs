@@ -22,6 +22,14 @@ pub(crate) fn run() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    // nextest does not run doctests. They run first so that nextest's summary is the last word of
+    // the test runners in the log.
+    run_step(
+        "cargo test --doc",
+        cargo()
+            .args(["test", "--doc", "--workspace", "--all-features", "--locked"])
+            .env("INSTA_UPDATE", "no"),
+    )?;
     // Snapshot tests must fail on a mismatch instead of writing `.snap.new` files.
     run_step(
         "cargo nextest run (all features)",
@@ -37,13 +45,6 @@ pub(crate) fn run() -> Result<(), String> {
             ])
             .env("INSTA_UPDATE", "no")
             .env("CI", "true"),
-    )?;
-    // nextest does not run doctests, and the policy crate's user example lives in its docs.
-    run_step(
-        "cargo test --doc",
-        cargo()
-            .args(["test", "--doc", "--workspace", "--all-features", "--locked"])
-            .env("INSTA_UPDATE", "no"),
     )?;
     run_step(
         "cargo doc (-D warnings)",

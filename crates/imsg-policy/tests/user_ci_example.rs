@@ -54,8 +54,9 @@ proptest! {
     ) {
         let policy = my_policy().unwrap();
         check_invariants(&policy, &message, &pairing, UnixMillis::new(0))?;
-        // A rule of this deployment: nobody outside the two listed people
-        // ever gets a direct conversation.
+        // A rule of this deployment: a direct conversation reaches the agent only
+        // from the two listed people, or from someone the owner approved by
+        // pairing on this very account (approvals on other accounts never count).
         let decision = imsg_policy::decide(
             &policy,
             &message,
@@ -63,12 +64,11 @@ proptest! {
         );
         if let imsg_policy::Decision::Dispatch(d) = decision
             && d.chat_type == imsg_policy::ChatType::Direct
-            && pairing.account_id() != policy.account_id()
         {
-            prop_assert!(
-                ["+14155552671", "+15550001111"].contains(&d.sender.as_str()),
-                "unexpected DM from {}", d.sender
-            );
+            let listed = ["+14155552671", "+15550001111"].contains(&d.sender.as_str());
+            let paired_here = pairing.account_id() == policy.account_id()
+                && pairing.is_approved(d.sender.as_str());
+            prop_assert!(listed || paired_here, "unexpected DM from {}", d.sender);
         }
     }
 }
