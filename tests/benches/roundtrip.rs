@@ -51,10 +51,13 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 
 #[expect(clippy::print_stdout, reason = "a bench reports its figures on stdout")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `cargo bench` passes `--bench`; a bare number sets the round count.
-    let rounds = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
+    // `cargo bench` passes `--bench` and `cargo xtask bench` passes criterion's timing flags, which
+    // this harness ignores; only `--rounds N` sets the round count.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = args
+        .windows(2)
+        .find(|pair| pair[0] == "--rounds")
+        .and_then(|pair| pair[1].parse().ok())
         .unwrap_or(DEFAULT_ROUNDS);
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("chat.db");

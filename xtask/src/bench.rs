@@ -15,11 +15,22 @@ pub(crate) fn run(filters: &[String]) -> Result<(), String> {
     if benches.is_empty() {
         return Err("no benches found under crates/*/benches or tests/benches".to_owned());
     }
-    for (pkg, bench) in &benches {
+    let chosen: Vec<&(String, String)> = benches
+        .iter()
+        .filter(|(pkg, bench)| {
+            let label = format!("{pkg}/{bench}");
+            filters.is_empty() || filters.iter().any(|f| label.contains(f.as_str()))
+        })
+        .collect();
+    if chosen.is_empty() {
+        let all: Vec<String> = benches.iter().map(|(p, b)| format!("{p}/{b}")).collect();
+        return Err(format!(
+            "no bench matches {filters:?}; the benches are: {}",
+            all.join(", ")
+        ));
+    }
+    for (pkg, bench) in chosen {
         let label = format!("{pkg}/{bench}");
-        if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {
-            continue;
-        }
         run_step(
             &format!("cargo bench {label}"),
             cargo().args([
@@ -87,9 +98,18 @@ fn target_dir() -> PathBuf {
 /// One measured benchmark as criterion left it on disk.
 struct Row {
     group: String,
+    /// `function/value` as criterion names it, or just the one that exists.
     id: String,
+    /// The input measured, used to pair a row with the baseline of the same input.
+    value: Option<String>,
     median_ns: f64,
     elements: Option<f64>,
+}
+
+impl Row {
+    fn is_baseline(&self) -> bool {
+        self.id.contains("baseline") || self.id.contains("bare")
+    }
 }
 
 fn report(dir: &Path) {
@@ -102,24 +122,31 @@ fn report(dir: &Path) {
     rows.sort_by(|a, b| (&a.group, &a.id).cmp(&(&b.group, &b.id)));
     say("\nbench summary (median per iteration; ratio = baseline time / this time, same run):");
     for row in &rows {
-        let base = rows.iter().find(|r| {
-            r.group == row.group
-                && !std::ptr::eq(*r, row)
-                && (r.id.contains("baseline") || r.id.contains("bare"))
-        });
+        // A baseline measured on the same input wins over any other baseline of the group.
+        let baselines = || {
+            rows.iter()
+                .filter(|r| r.group == row.group && r.is_baseline() && !std::ptr::eq(*r, row))
+        };
+        let base = baselines()
+            .find(|r| r.value.is_some() && r.value == row.value)
+            .or_else(|| baselines().next());
         let rate = row
             .elements
             .map(|n| format!("{:>14.0} elem/s", n * 1e9 / row.median_ns))
             .unwrap_or_default();
         let ratio = match base {
-            Some(b) if !(row.id.contains("baseline") || row.id.contains("bare")) => {
+            Some(b) if !row.is_baseline() => {
                 format!("  {:.2}x vs {}", b.median_ns / row.median_ns, b.id)
             }
             _ => String::new(),
         };
+        let name = if row.id.is_empty() {
+            row.group.clone()
+        } else {
+            format!("{}/{}", row.group, row.id)
+        };
         say(&format!(
-            "  {:<60} {:>14} {rate}{ratio}",
-            format!("{}/{}", row.group, row.id),
+            "  {name:<60} {:>14} {rate}{ratio}",
             human(row.median_ns)
         ));
     }
@@ -165,14 +192,19 @@ fn read_row(dir: &Path) -> Option<Row> {
     let est: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("estimates.json")).ok()?).ok()?;
     let group = bench["group_id"].as_str()?.to_owned();
-    let id = [bench["function_id"].as_str(), bench["value_str"].as_str()]
+    let non_empty = |key: &str| bench[key].as_str().filter(|s| !s.is_empty());
+    let id = [non_empty("function_id"), non_empty("value_str")]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join("/");
+    // The input a row measured: criterion's parameter, or what follows the first `/` of an id
+    // written as `variant/input`.
+    let value = id.split_once('/').map(|(_, input)| input.to_owned());
     Some(Row {
         group,
         id,
+        value,
         median_ns: est["median"]["point_estimate"].as_f64()?,
         elements: bench["throughput"]["Elements"].as_f64(),
     })
