@@ -72,9 +72,11 @@ fn run_case(case: &Value) -> Result<(), String> {
             let actual = sim.json();
             matches(&expected, &actual).map_err(|m| format!("step {i}: {m}\n  got: {actual}"))?;
         } else if let Some(sql) = step.get("sql").and_then(Value::as_str) {
+            // One transaction, as Messages.app commits a row with its chat join: written as two
+            // commits, a poll landing between them would see the row without a chat yet.
             fixture
                 .writer()
-                .execute_batch(sql)
+                .execute_batch(&format!("BEGIN IMMEDIATE; {sql} COMMIT;"))
                 .map_err(|e| format!("step {i}: sql failed: {e}"))?;
         } else if let Some(path) = step.get("file").and_then(Value::as_str) {
             std::fs::write(path.replace("$TMP", &home), b"\x89PNG").map_err(|e| e.to_string())?;
