@@ -8,7 +8,7 @@ use imsg_target::{Handle, Service};
 use crate::access::{AccessPolicy, CompiledGroup};
 use crate::allowlist::{AllowMatch, AllowSet, ChatFacts};
 use crate::command::control_command;
-use crate::echo::{EchoMatch, LoopGuard, RecentSends};
+use crate::echo::{EchoMatch, LoopGuard, RecentSends, is_invisible};
 use crate::inbound::{InboundMessage, UnixMillis};
 use crate::pairing::{PairingSnapshot, PendingState};
 use crate::settings::{DmPolicy, GroupPolicy};
@@ -511,14 +511,15 @@ fn evaluate<T: Trace>(
         None => "no loop guard was given".into(),
     });
 
-    if message.text.trim().is_empty() && !message.has_media {
+    let blank_text = is_blank_text(&message.text);
+    if blank_text && !message.has_media {
         return drop_at(trace, Check::Body, DropReason::EmptyBody, || {
             "no text and no forwardable media".into()
         });
     }
 
     trace.step(Check::Body, true, || {
-        if message.text.trim().is_empty() {
+        if blank_text {
             "media without text".into()
         } else {
             "has text".into()
@@ -769,7 +770,12 @@ impl Facts<'_, '_, '_> {
         };
         let Some(admitted_by) = admitted_by else {
             if policy.dm_policy == DmPolicy::Pairing {
-                let pending = self.ctx.pairing.pending_state(sender, self.ctx.now);
+                // A snapshot of another account says nothing about this one.
+                let pending = if self.ctx.pairing.account_id() == policy.account_id {
+                    self.ctx.pairing.pending_state(sender, self.ctx.now)
+                } else {
+                    PendingState::New
+                };
                 trace.step(Check::DmAdmission, false, || {
                     format!(
                         "allowFrom and this account's pairing approvals do not name `{sender}`{}; {pending}",
@@ -829,6 +835,14 @@ impl Facts<'_, '_, '_> {
             system_prompt: None,
         })
     }
+}
+
+/// Whether `text` shows nothing: only whitespace, control characters, zero-width
+/// and formatting characters, and U+FFFC (the object replacement character
+/// chat.db stores as the text of an attachment-only row).
+fn is_blank_text(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
 }
 
 /// A note on the message's service, for explanations of a failed match.

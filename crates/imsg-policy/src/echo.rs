@@ -175,7 +175,7 @@ pub(crate) fn normalize_echo_text(text: &str) -> String {
 }
 
 /// Characters that never show and only get in the way of comparison.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{200B}'..='\u{200F}'
@@ -241,12 +241,12 @@ impl LoopGuard {
         if self.drops.is_empty() {
             return false;
         }
-        self.drops
-            .iter()
-            .find(|(chat, _)| chat_matches(chat, message))
-            .is_some_and(|(_, times)| {
-                times.iter().filter(|t| in_window(**t, now)).count() >= LOOP_LIMIT
-            })
+        // A message can belong to several keys (its chat id and its chat guid,
+        // when earlier rows of the chat reported only one of them): any tripped one counts.
+        self.drops.iter().any(|(chat, times)| {
+            chat_matches(chat, message)
+                && times.iter().filter(|t| in_window(**t, now)).count() >= LOOP_LIMIT
+        })
     }
 }
 

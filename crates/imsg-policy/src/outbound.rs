@@ -49,8 +49,11 @@ pub struct ReplyOrigin {
 ///   name either the chat or the sender.
 /// - Any other chat target (`chat_id:`, `chat_guid:`, `chat_identifier:`)
 ///   counts as a group: refused under `groupPolicy: "disabled"`; under
-///   `"allowlist"` the effective group allowlist must name the chat (`*`
-///   counts). A DM wildcard reaches groups only when `groupAllowFrom` is absent.
+///   `"allowlist"` the list inbound messages of that chat are checked against
+///   (the group's own `allowFrom`, else the effective `groupAllowFrom`) must
+///   name the chat or hold `*`. A `*` that reaches groups only through the
+///   `allowFrom` fallback does not count here: a DM wildcard never lets the
+///   agent start a group conversation.
 /// - Any other handle target is free under `dmPolicy: "open"`; otherwise the
 ///   handle must be named by `allowFrom` (`*` counts) or `defaultTo`, or be
 ///   approved by pairing on this account.
@@ -104,6 +107,10 @@ fn chat_facts(target: &Target) -> ChatFacts<'_> {
 }
 
 /// The rules for group conversations; `sender` is the sender replied to, if any.
+///
+/// The list is the one [`decide`](crate::decide) applies to the chat: the
+/// group's own `allowFrom` (exact entry, else `*`), else the effective
+/// `groupAllowFrom`.
 fn check_group(
     policy: &AccessPolicy,
     target: &Target,
@@ -114,13 +121,33 @@ fn check_group(
         GroupPolicy::Open => return Ok(()),
         GroupPolicy::Allowlist => {}
     }
-    let list = policy.effective_group_allow();
+    let facts = chat_facts(target);
+    let own_list = policy
+        .lookup_group(&facts)
+        .and_then(|g| g.allow_from.as_ref())
+        .or_else(|| {
+            policy
+                .groups_wildcard
+                .as_ref()
+                .and_then(|g| g.allow_from.as_ref())
+        });
+    let (list, dm_fallback) = match own_list {
+        Some(list) => (list, false),
+        None => (
+            policy.effective_group_allow(),
+            policy.group_allow_from.is_none(),
+        ),
+    };
     if list.is_empty() {
         return Err(OutboundError::GroupAllowlistEmpty);
     }
-    let facts = chat_facts(target);
+    // A `*` of `allowFrom` reached through the fallback admits inbound group
+    // messages, so replies to them pass; it never lets the agent start a
+    // group conversation (field report 3.2.6: a DM wildcard must not
+    // authorize agent-initiated group sends).
+    let wildcard = list.has_wildcard() && (sender.is_some() || !dm_fallback);
     let service = facts.chat_guid.and_then(service_from_chat_guid);
-    if list.has_wildcard()
+    if wildcard
         || list.has_chat(&facts)
         || sender.is_some_and(|s| list.has_handle(s.as_str(), service))
     {

@@ -326,7 +326,7 @@ impl PairingSnapshot {
         let idx = self
             .requests
             .iter()
-            .position(|r| !wanted.is_empty() && r.code.eq_ignore_ascii_case(&wanted))
+            .position(|r| !wanted.is_empty() && r.code.trim().eq_ignore_ascii_case(&wanted))
             .ok_or_else(|| PairingError::UnknownCode {
                 code: code.trim().to_owned(),
             })?;
@@ -351,7 +351,12 @@ impl PairingSnapshot {
                 .iter()
                 .map(|b| char::from(CODE_ALPHABET[usize::from(b & 31)]))
                 .collect();
-            if !self.requests.iter().any(|r| r.code == code) {
+            // Approval matches codes in any case, so uniqueness must too.
+            if !self
+                .requests
+                .iter()
+                .any(|r| r.code.trim().eq_ignore_ascii_case(&code))
+            {
                 return Ok(code);
             }
         }

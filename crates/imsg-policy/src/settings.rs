@@ -111,7 +111,8 @@ pub struct GroupRule {
     /// Whether a message must mention the assistant (`requireMention`); the default is true.
     pub require_mention: Option<bool>,
     /// A sender allowlist for this group only. When present it replaces the
-    /// effective `groupAllowFrom` for this chat under `groupPolicy: "allowlist"`.
+    /// effective `groupAllowFrom` for this chat, under `groupPolicy: "open"` as
+    /// well as `"allowlist"`, and its handle entries authorize control commands there.
     pub allow_from: Option<Vec<AllowEntry>>,
     /// A system prompt for this group (`systemPrompt`), handed to the channel on dispatch.
     pub system_prompt: Option<String>,

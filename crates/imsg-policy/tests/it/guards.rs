@@ -74,3 +74,54 @@ fn a_guid_echo_is_recognized_in_any_chat_for_a_minute() {
         );
     }
 }
+
+#[test]
+fn an_attachment_placeholder_without_forwarded_media_is_an_empty_body() {
+    // chat.db stores one U+FFFC per attachment as the text of an attachment-only
+    // row; with media not forwarded, that is no body at all, and a stranger's
+    // such row must not even trigger a pairing code.
+    let policy = AccessPolicy::builder("default").build();
+    let cases = [
+        ("\u{FFFC}", false, Some(DropReason::EmptyBody)),
+        ("\u{FFFC}\u{FFFC}", false, Some(DropReason::EmptyBody)),
+        (" \u{200B}\u{2060} ", false, Some(DropReason::EmptyBody)),
+        ("\u{FEFF}", false, Some(DropReason::EmptyBody)),
+        ("\u{FFFC}", true, None),
+        ("\u{FFFC}hi", false, None),
+    ];
+    for (text, has_media, expected) in cases {
+        let message = dm(7, "+15550001111", text).with_media(has_media);
+        let decision = crate::common::decide_plain(&policy, &message);
+        assert_eq!(
+            decision.drop_reason(),
+            expected,
+            "{text:?} media={has_media}"
+        );
+        if expected.is_none() {
+            assert!(matches!(decision, Decision::Pair(_)), "{decision}");
+        }
+    }
+}
+
+#[test]
+fn a_loop_guard_counts_the_drops_of_every_key_the_message_belongs_to() {
+    // Drops are filed under the message's chat key, which is the chat guid
+    // when imsg reported chat_id 0, and the chat id otherwise. A later message
+    // carrying both belongs to both; the guard must not pick one at random.
+    let message = dm(9, "+15550001111", "hi").with_chat_guid("iMessage;-;+15550001111");
+    // Every new map hashes differently: repeat so a random pick shows.
+    for round in 0..64 {
+        let mut guard = LoopGuard::new();
+        guard.record_echo(ChatKey::ChatId(9), NOW);
+        for i in 0..5 {
+            guard.record_echo(
+                ChatKey::ChatGuid("iMessage;-;+15550001111".into()),
+                NOW.add_millis(i),
+            );
+        }
+        assert!(
+            guard.is_tripped(&message, NOW.add_millis(10)),
+            "round {round}"
+        );
+    }
+}

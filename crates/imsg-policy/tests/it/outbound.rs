@@ -1,9 +1,10 @@
 //! The outbound check (gateway spec 11.8): which targets the agent may send to, and the refusal texts.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use imsg_policy::{
-    AccessPolicy, AccessPolicyBuilder, ChatType, DmPolicy, GroupPolicy, PairingSnapshot,
+    AccessPolicy, AccessPolicyBuilder, ChatType, DmPolicy, GroupPolicy, GroupRule, PairingSnapshot,
     ReplyOrigin, check_outbound,
 };
 use imsg_target::{Handle, Region, Target};
@@ -12,6 +13,17 @@ use crate::common::entries;
 
 fn target(raw: &str) -> Target {
     raw.parse().unwrap()
+}
+
+/// A `groups` map with one entry that has its own `allowFrom`.
+fn own_list(key: &str, allow_from: &[&str]) -> BTreeMap<String, GroupRule> {
+    BTreeMap::from([(
+        key.to_owned(),
+        GroupRule {
+            allow_from: Some(entries(allow_from)),
+            ..GroupRule::default()
+        },
+    )])
 }
 
 fn handle(raw: &str) -> Handle {
@@ -81,6 +93,68 @@ fn outbound_targets() {
             expected: Err(
                 "iMessage outbound blocked: target is not in channels.imessage.groupAllowFrom",
             ),
+        },
+        Case {
+            name: "a DM wildcard does not open agent-initiated group sends through the fallback",
+            policy: allowlisted()
+                .allow_from(entries(&["*"]))
+                .group_allow_from(None),
+            target: "chat_id:202",
+            origin: None,
+            paired: &[],
+            expected: Err(
+                "iMessage outbound blocked: target is not in channels.imessage.groupAllowFrom",
+            ),
+        },
+        Case {
+            name: "a chat entry of allowFrom admits group sends through the fallback",
+            policy: allowlisted()
+                .allow_from(entries(&["*", "chat_id:202"]))
+                .group_allow_from(None),
+            target: "chat_id:202",
+            origin: None,
+            paired: &[],
+            expected: Ok(()),
+        },
+        Case {
+            name: "reply into a group the fallback wildcard admitted",
+            policy: allowlisted()
+                .allow_from(entries(&["*"]))
+                .group_allow_from(None),
+            target: "chat_id:202",
+            origin: Some(("chat_id:202", ChatType::Group, "+15550002222")),
+            paired: &[],
+            expected: Ok(()),
+        },
+        Case {
+            name: "reply into a group admitted by its own allowFrom",
+            policy: allowlisted()
+                .group_allow_from(Some(vec![]))
+                .groups(own_list("202", &["+15550002222"])),
+            target: "chat_id:202",
+            origin: Some(("chat_id:202", ChatType::Group, "+15550002222")),
+            paired: &[],
+            expected: Ok(()),
+        },
+        Case {
+            name: "a group's own allowFrom replaces groupAllowFrom for sends to it",
+            policy: allowlisted().groups(own_list("101", &["+15550002222"])),
+            target: "chat_id:101",
+            origin: Some(("chat_id:101", ChatType::Group, "+15550001111")),
+            paired: &[],
+            expected: Err(
+                "iMessage outbound blocked: target is not in channels.imessage.groupAllowFrom",
+            ),
+        },
+        Case {
+            name: "a group's own allowFrom naming the chat admits agent-initiated sends",
+            policy: allowlisted()
+                .group_allow_from(Some(vec![]))
+                .groups(own_list("202", &["chat_id:202"])),
+            target: "chat_id:202",
+            origin: None,
+            paired: &[],
+            expected: Ok(()),
         },
         Case {
             name: "reply into a group whose sender is listed",

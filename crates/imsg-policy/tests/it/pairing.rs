@@ -278,3 +278,60 @@ fn stored_wildcards_and_blanks_are_not_approvals() {
     );
     assert_eq!(state.approved().collect::<Vec<_>>(), ["+15550001111"]);
 }
+
+#[test]
+fn a_new_code_is_unique_among_stored_codes_in_any_case() {
+    // Approval matches codes case-insensitively, so a stored lowercase code
+    // and a new uppercase one would be the same code: approving it would admit
+    // whichever sender comes first.
+    let stored = imsg_policy::PairingRequest {
+        sender_id: "+15550001111".into(),
+        code: "aaaaaaaa".into(),
+        created_at: NOW,
+        last_seen_at: NOW,
+        chat_id: None,
+    };
+    let mut state = PairingSnapshot::from_parts("default", Vec::new(), vec![stored]);
+    let outcome = state
+        .request(&handle("+15550002222"), None, NOW, &mut forced(&[0, 1]))
+        .unwrap();
+    assert_eq!(
+        outcome,
+        PairOutcome::Created {
+            code: "BBBBBBBB".into()
+        }
+    );
+    assert_eq!(state.approve("AAAAAAAA", NOW).unwrap(), "+15550001111");
+    assert_eq!(state.approve("bbbbbbbb", NOW).unwrap(), "+15550002222");
+}
+
+#[test]
+fn a_snapshot_of_another_account_says_nothing_about_pending_requests() {
+    // decide ignores a snapshot of another account for approvals; its pending
+    // requests must not show through either.
+    let policy = AccessPolicy::builder("default").build();
+    let mut work = PairingSnapshot::new("work");
+    work.request(&handle("+15550001111"), Some(7), NOW, &mut forced(&[0]))
+        .unwrap();
+    for _ in 0..2 {
+        let other = format!("+1555000{}", 2000 + work.requests().len());
+        work.request(
+            &handle(&other),
+            None,
+            NOW,
+            &mut forced(&[work.requests().len() as u8]),
+        )
+        .unwrap();
+    }
+    let empty = PairingSnapshot::new("default");
+    for sender in ["+15550001111", "+15550009999"] {
+        let message = dm(7, sender, "hello");
+        let foreign = decide(&policy, &message, &DecideContext::new(&work, NOW));
+        let own = decide(&policy, &message, &DecideContext::new(&empty, NOW));
+        assert_eq!(foreign, own, "{sender}");
+        match foreign {
+            Decision::Pair(request) => assert_eq!(request.pending, PendingState::New),
+            other => panic!("expected pair, got {other}"),
+        }
+    }
+}
