@@ -83,7 +83,7 @@ impl<'a> Plist<'a> {
         let offsets = (0..count)
             .map(|i| {
                 let at = table.checked_add(i.checked_mul(offset_size)?)?;
-                usize::try_from(be(blob.get(at..at + offset_size)?)).ok()
+                usize::try_from(be(blob.get(at..at.checked_add(offset_size)?)?)).ok()
             })
             .collect::<Option<Vec<_>>>()?;
         Some(Self {
@@ -107,8 +107,9 @@ impl<'a> Plist<'a> {
             return None;
         }
         let width = 1usize << (int_marker & 0x0F);
-        let count = usize::try_from(be(self.blob.get(at + 2..at + 2 + width)?)).ok()?;
-        Some((marker >> 4, count, at + 2 + width))
+        let end = at.checked_add(2 + width)?;
+        let count = usize::try_from(be(self.blob.get(at + 2..end)?)).ok()?;
+        Some((marker >> 4, count, end))
     }
 
     fn dict(&self, index: usize) -> Option<(Vec<usize>, Vec<usize>)> {
@@ -119,8 +120,8 @@ impl<'a> Plist<'a> {
         let total = count.checked_mul(2).filter(|t| *t <= self.blob.len())?;
         let refs = (0..total)
             .map(|i| {
-                let at = start + i * self.ref_size;
-                usize::try_from(be(self.blob.get(at..at + self.ref_size)?)).ok()
+                let at = start.checked_add(i.checked_mul(self.ref_size)?)?;
+                usize::try_from(be(self.blob.get(at..at.checked_add(self.ref_size)?)?)).ok()
             })
             .collect::<Option<Vec<_>>>()?;
         let (keys, values) = refs.split_at(count);
@@ -169,7 +170,41 @@ mod tests {
         }
     }
 
+    /// A `bplist00` trailer whose offset table (or first offset) points past the end of the address space.
+    fn hostile(offset_size: u8, first_offset: u64, table: u64) -> Vec<u8> {
+        let mut blob = b"bplist00".to_vec();
+        blob.extend_from_slice(&[0xD1, 0x01, 0x02]);
+        let table = if table == 0 { blob.len() as u64 } else { table };
+        blob.extend_from_slice(&first_offset.to_be_bytes()[8 - usize::from(offset_size)..]);
+        blob.extend_from_slice(&[0; 6]);
+        blob.extend_from_slice(&[offset_size, 8]);
+        blob.extend_from_slice(&1u64.to_be_bytes());
+        blob.extend_from_slice(&0u64.to_be_bytes());
+        blob.extend_from_slice(&table.to_be_bytes());
+        blob
+    }
+
+    #[test]
+    fn hostile_offsets_are_rejected_without_overflow() {
+        // A user_info blob comes from chat.db, which any process may write: huge offsets must not panic.
+        for blob in [
+            hostile(8, 0, u64::MAX),
+            hostile(8, 0, u64::MAX - 3),
+            hostile(8, 8, 0),
+            hostile(1, 8, 0),
+        ] {
+            assert_eq!(transcription(&blob), None);
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn arbitrary_blobs_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..80)) {
+            let mut blob = b"bplist00".to_vec();
+            blob.extend_from_slice(&tail);
+            let _ = transcription(&blob);
+        }
+
         #[test]
         fn transcriptions_round_trip(text in "\\PC{0,200}") {
             proptest::prop_assert_eq!(transcription(&encode_transcription(&text)), Some(text));

@@ -25,10 +25,57 @@ struct Request {
     params: Option<Map<String, Value>>,
 }
 
+/// How deeply a request may nest arrays and objects before it is a parse error.
+///
+/// Foundation's JSON reader stops at 512 levels (the exact limit is platform code the spec does not pin);
+/// serde_json's default of 128 would turn valid requests that imsg answers into -32700.
+const MAX_DEPTH: usize = 512;
+
+/// Parses one JSON text as Foundation does: any valid JSON up to [`MAX_DEPTH`] levels of nesting.
+fn parse_json(line: &str) -> Result<Value, String> {
+    if nesting_depth(line) > MAX_DEPTH {
+        return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+    }
+    let mut de = serde_json::Deserializer::from_str(line);
+    // The depth is bounded above, so parsing (and dropping) the value stays well within the stack.
+    de.disable_recursion_limit();
+    let mut values = de.into_iter::<Value>();
+    let value = values
+        .next()
+        .ok_or_else(|| "no JSON value".to_owned())?
+        .map_err(|e| e.to_string())?;
+    if !line[values.byte_offset()..].trim().is_empty() {
+        return Err(format!(
+            "trailing characters at column {}",
+            values.byte_offset() + 1
+        ));
+    }
+    Ok(value)
+}
+
+/// The deepest nesting of `[` and `{` outside strings; malformed text is left to the parser.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Parses one trimmed, non-blank line; an error carries the id to answer with.
 fn parse_request(line: &str) -> Result<Request, (Value, Failure)> {
-    let value: Value = serde_json::from_str(line)
-        .map_err(|e| (Value::Null, Failure::parse(parse_error_text(&e))))?;
+    let value: Value =
+        parse_json(line).map_err(|e| (Value::Null, Failure::parse(parse_error_text(&e))))?;
     let mut object = match value {
         Value::Object(object) => object,
         Value::Array(_) => {
@@ -63,7 +110,7 @@ fn parse_request(line: &str) -> Result<Request, (Value, Failure)> {
     Ok(Request { id, method, params })
 }
 
-fn parse_error_text(err: &serde_json::Error) -> String {
+fn parse_error_text(err: &str) -> String {
     format!("The data couldn’t be read because it isn’t in the correct format. ({err})")
 }
 
@@ -364,6 +411,11 @@ mod tests {
                 Some((json!(3), -32600, "method is required")),
             ),
             (r#"{"method":"chats.list","params":[1]}"#, None),
+            (
+                r#"{"id":1,"method":"x"} {"id":2}"#,
+                Some((Value::Null, -32700, "")),
+            ),
+            (r#"{"id":1,"method":"x","p":"[[[[\"]]"}"#, None),
         ];
         for (line, want) in cases {
             match (parse_request(line), want) {
@@ -377,6 +429,36 @@ mod tests {
                 (got, want) => panic!("{line}: got ok={} want {want:?}", got.is_ok()),
             }
         }
+    }
+
+    /// `{"id":1,"method":"chats.list","params":{"x":[[...]]}}` with `levels` levels of nesting in all.
+    fn nested_request(levels: usize) -> String {
+        let arrays = levels - 2;
+        format!(
+            r#"{{"id":1,"method":"chats.list","params":{{"x":{}{}}}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    }
+
+    #[test]
+    fn deep_but_valid_requests_parse_like_foundation() {
+        // Strict JSON nested a few hundred levels is still a request (spec 2.1), not a parse error.
+        for levels in [129, 200, MAX_DEPTH] {
+            let request = parse_request(&nested_request(levels));
+            assert!(request.is_ok(), "{levels} levels");
+        }
+        let too_deep = parse_request(&nested_request(MAX_DEPTH + 1));
+        assert_eq!(
+            too_deep.err().map(|(id, f)| (id, f.code)),
+            Some((Value::Null, -32700))
+        );
+        // Far deeper input is rejected before parsing, so it cannot exhaust the stack.
+        let huge = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        assert_eq!(
+            parse_request(&huge).err().map(|(_, f)| f.code),
+            Some(-32700)
+        );
     }
 
     fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {

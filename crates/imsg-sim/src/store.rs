@@ -713,8 +713,12 @@ impl MessageRow {
         })
     }
 
+    /// Whether the row is a tapback add (2000..2006) or removal (3000..3006). Other associated types, such
+    /// as 1000 or 2007..2999, are ordinary messages whose associated guid becomes `reply_to_guid` (spec 8.5),
+    /// even though the SQL exclusion range 2000..3006 hides 2007..2999 when reactions are not included.
     fn is_tapback(&self) -> bool {
-        self.assoc_type.is_some_and(|t| (2000..=3006).contains(&t))
+        self.assoc_type
+            .is_some_and(|t| (2000..=2006).contains(&t) || (3000..=3006).contains(&t))
     }
 
     /// `handle.id`, or `destination_caller_id` when that is empty.
