@@ -69,8 +69,19 @@ impl<'a> Params<'a> {
 pub(crate) fn coerce_string(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(decimal_text(n)),
         _ => None,
+    }
+}
+
+/// A number's decimal text as NSNumber writes it: a whole float has no `.0` (`2.0` is `"2"`).
+fn decimal_text(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        // Below 1e15 every whole float is exact as i64 and NSNumber prints it without an exponent.
+        Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 1e15 => {
+            format!("{f:.0}")
+        }
+        _ => n.to_string(),
     }
 }
 
@@ -108,7 +119,8 @@ mod tests {
         let v = json!({
             "i": 12, "f": 2.7, "nf": -0.5, "s": "12", "sf": "12.5", "sp": " 12", "b": true,
             "t": "true", "one": 1, "zero": 0, "x": "yes",
-            "arr": ["a", 3, null, {"k": 1}, "b"], "csv": " a, ,b ,", "obj": {}
+            "arr": ["a", 3, null, {"k": 1}, "b", 4.0], "csv": " a, ,b ,", "obj": {},
+            "whole": 3.0, "negwhole": -40.0, "big": 15551230001.0
         });
         let p = Params::new(v.as_object());
         assert_eq!(p.int("i"), Some(12));
@@ -126,8 +138,12 @@ mod tests {
         assert_eq!(p.bool("x"), None);
         assert_eq!(p.string("i").as_deref(), Some("12"));
         assert_eq!(p.string("f").as_deref(), Some("2.7"));
+        assert_eq!(p.string("nf").as_deref(), Some("-0.5"));
+        assert_eq!(p.string("whole").as_deref(), Some("3"));
+        assert_eq!(p.string("negwhole").as_deref(), Some("-40"));
+        assert_eq!(p.string("big").as_deref(), Some("15551230001"));
         assert_eq!(p.string("b"), None);
-        assert_eq!(p.string_array("arr"), vec!["a", "3", "b"]);
+        assert_eq!(p.string_array("arr"), vec!["a", "3", "b", "4"]);
         assert_eq!(p.string_array("csv"), vec!["a", "b"]);
         assert_eq!(p.string_array("obj"), Vec::<String>::new());
     }

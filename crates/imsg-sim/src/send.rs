@@ -274,10 +274,8 @@ pub(crate) fn send(
                 "bridge transport does not support text and file together",
             ));
         }
-        if !settings.bridge_ready {
-            return Err(Failure::internal(BRIDGE_UNAVAILABLE));
-        }
     }
+    // Both paths stage the file first (spec 10.3), so a missing file is reported before the bridge is called.
     let attachment = if file.is_empty() {
         None
     } else {
@@ -290,6 +288,9 @@ pub(crate) fn send(
         }
         Some(path)
     };
+    if use_bridge && !settings.bridge_ready {
+        return Err(Failure::internal(BRIDGE_UNAVAILABLE));
+    }
     if let Some(reason) = &settings.send_error {
         return Err(Failure::internal(format!("AppleScript failed: {reason}")));
     }
