@@ -272,7 +272,8 @@ fn status(args: &[String]) -> ExitCode {
         "advanced_features": ready,
         "typing_indicators": ready,
         "read_receipts": ready,
-        "sip": "unknown",
+        // A ready bridge implies SIP reported disabled (spec 1.4); without one, Linux cannot tell.
+        "sip": if ready { "disabled" } else { "unknown" },
         "message": message,
         "bridge_version": if ready { 2 } else { 0 },
         "v2_ready": ready,

@@ -494,12 +494,22 @@ fn cli_pages() {
     }
     let (status, _) = run_cli(&["status", "--json"], &[("IMSG_SIM_BRIDGE", "ready")]);
     let status: Value = serde_json::from_str(&status).expect("status json");
+    // advanced_features needs SIP disabled (spec 1.4), so a ready bridge cannot report sip "unknown".
     assert_eq!(
         (
             status["advanced_features"].as_bool(),
-            status["v2_ready"].as_bool()
+            status["typing_indicators"].as_bool(),
+            status["read_receipts"].as_bool(),
+            status["v2_ready"].as_bool(),
+            status["sip"].as_str()
         ),
-        (Some(true), Some(true))
+        (
+            Some(true),
+            Some(true),
+            Some(true),
+            Some(true),
+            Some("disabled")
+        )
     );
 }
 
