@@ -30,7 +30,7 @@ pub(crate) struct Request<'a, P: Serialize> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ErrorObject {
     pub(crate) code: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub(crate) message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) data: Option<Value>,
@@ -42,7 +42,7 @@ pub(crate) struct ErrorObject {
 /// their typed struct.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Incoming<'a> {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     #[expect(
         dead_code,
         reason = "parsed only so that a wrong version rejects the line"
@@ -56,7 +56,7 @@ pub(crate) struct Incoming<'a> {
     pub(crate) params: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub(crate) result: Option<&'a RawValue>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub(crate) error: Option<ErrorObject>,
 }
 
@@ -110,7 +110,7 @@ pub struct StreamError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamErrorDetail {
     /// The description, for example `database is locked (code: 5)`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub message: String,
 }
 
@@ -126,7 +126,7 @@ pub struct ChatsListParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatsList {
     /// Chats, newest activity first.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub chats: Vec<Chat>,
 }
 
@@ -136,25 +136,25 @@ pub struct Chat {
     /// `chat.ROWID`.
     pub id: i64,
     /// `chat.chat_identifier`, possibly empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub identifier: String,
     /// `chat.guid`, possibly empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub guid: String,
     /// The display name, else the identifier.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     /// `chat.service_name`, for example `iMessage` or `SMS`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub service: String,
     /// The time of the newest message, ISO-8601 UTC with milliseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub last_message_at: String,
     /// Participant handles, sorted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub participants: Vec<String>,
     /// True when the guid or identifier contains `;+;`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub is_group: bool,
     /// The Contacts name of a direct chat, macOS only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +190,7 @@ pub struct HistoryParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
     /// Messages, newest first by date.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub messages: Vec<Message>,
 }
 
@@ -244,7 +244,7 @@ pub struct UnsubscribeParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OkResult {
     /// Always true on success.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub ok: bool,
 }
 
@@ -377,6 +377,18 @@ impl SendResult {
     }
 }
 
+/// Reads an explicit `null` like an absent key: the type's default.
+///
+/// imsg 0.9.0 leaves optional strings out rather than writing `null`, but the newest openclaw
+/// client accepts `null` for every message field, and a row must not be lost over it.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Deserialisers that read a value of the wrong type as absent instead of failing.
 mod lenient {
     use serde::{Deserialize, Deserializer};
@@ -437,10 +449,10 @@ pub struct Message {
     /// `message.ROWID`, the watch cursor.
     pub id: i64,
     /// The joined chat; 0 for a row with no chat join yet.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub chat_id: i64,
     /// `message.guid`, possibly empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub guid: String,
     /// The guid this message replies to (non-tapback associated guid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -455,43 +467,43 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to_sender: Option<String>,
     /// The sender handle, or `destination_caller_id` as a fallback, possibly empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub sender: String,
     /// The Contacts name of the sender, macOS only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
     /// True for rows sent from this account (on any device).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub is_from_me: bool,
     /// The text, possibly decoded from `attributedBody`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub text: String,
     /// ISO-8601 UTC with milliseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub created_at: String,
     /// Attachments; empty unless requested.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub attachments: Vec<Attachment>,
     /// Aggregated tapbacks.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub reactions: Vec<Reaction>,
     /// The local handle the message was addressed to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_caller_id: Option<String>,
     /// `chat.chat_identifier`, or empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub chat_identifier: String,
     /// `chat.guid`, or empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub chat_guid: String,
     /// The chat's display name, else its identifier.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub chat_name: String,
     /// The chat's participants.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub participants: Vec<String>,
     /// True for group chats (`;+;`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub is_group: bool,
     /// True on tapback rows (watch with `include_reactions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,28 +526,28 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     /// Raw `attachment.filename`, often starting with `~`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub filename: String,
     /// The original file name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub transfer_name: String,
     /// The uniform type identifier, for example `public.jpeg`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub uti: String,
     /// The MIME type, possibly empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub mime_type: String,
     /// The size in bytes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub total_bytes: i64,
     /// True for stickers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub is_sticker: bool,
     /// `filename` with `~` expanded on the imsg host.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub original_path: String,
     /// True when the file is absent on the imsg host.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub missing: bool,
     /// The converted file, when conversion was requested and worked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -551,22 +563,22 @@ pub struct Reaction {
     /// ROWID of the latest tapback row for this sender and kind.
     pub id: i64,
     /// `love`, `like`, `dislike`, `laugh`, `emphasis`, `question` or `custom`.
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, deserialize_with = "nullable")]
     pub kind: String,
     /// The emoji.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub emoji: String,
     /// The reacting handle, possibly empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub sender: String,
     /// The Contacts name of the sender, macOS only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
     /// True when this account reacted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub is_from_me: bool,
     /// When the tapback was made.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub created_at: String,
 }
 
@@ -706,6 +718,56 @@ mod tests {
         let future = with_chat1(json!({"id":20,"chat_id":1,"text":"x","poll":{"a":1}}));
         let msg: Message = serde_json::from_value(future).unwrap();
         assert_eq!((msg.id, msg.chat_identifier.as_str()), (20, "chat123"));
+    }
+
+    #[test]
+    fn real_payload_variants_decode_as_messages() {
+        // Escaped slashes, raw U+2028, keys left out, explicit nulls (which the newest openclaw
+        // validator accepts for every field) and unknown keys: none may turn a row into a
+        // `Malformed` notification, which a consumer cannot route.
+        let line = concat!(
+            r#"{"jsonrpc":"2.0","method":"message","params":{"subscription":1,"message":{"id":16,"#,
+            r#""chat_id":null,"guid":null,"sender":null,"is_from_me":null,"text":"a"#,
+            "\u{2028}",
+            r#"b \/ c","created_at":null,"attachments":null,"reactions":null,"#,
+            r#""chat_identifier":null,"chat_guid":"iMessage;-;+1555","chat_name":null,"#,
+            r#""participants":null,"is_group":null,"reply_to_guid":null,"date_read":null,"#,
+            r#""poll":{"a":[1]}}}}"#
+        );
+        let Some(crate::Notification::Message(event)) =
+            crate::client::decode_notification_line(line.as_bytes())
+        else {
+            panic!("not decoded as a message: {line}");
+        };
+        let m = &event.message;
+        assert_eq!(
+            (m.id, m.chat_id, m.text.as_str()),
+            (16, 0, "a\u{2028}b / c")
+        );
+        assert_eq!(
+            (m.sender.as_str(), m.is_from_me, m.is_group),
+            ("", false, false)
+        );
+        assert!(m.attachments.is_empty() && m.participants.is_empty() && m.reply_to_guid.is_none());
+
+        let attachment: Attachment = serde_json::from_str(
+            r#"{"filename":null,"transfer_name":"a.jpg","uti":null,"mime_type":null,
+            "total_bytes":null,"is_sticker":null,"original_path":"\/Users\/me\/a.jpg","missing":null}"#,
+        )
+        .unwrap();
+        assert_eq!(attachment.original_path, "/Users/me/a.jpg");
+        assert_eq!((attachment.total_bytes, attachment.missing), (0, false));
+        let reaction: Reaction = serde_json::from_str(
+            r#"{"id":13,"type":null,"emoji":null,"sender":null,"is_from_me":null,"created_at":null}"#,
+        )
+        .unwrap();
+        assert_eq!(reaction.id, 13);
+        let chat: Chat = serde_json::from_str(
+            r#"{"id":2,"identifier":null,"guid":null,"name":null,"service":null,
+            "last_message_at":null,"participants":null,"is_group":null}"#,
+        )
+        .unwrap();
+        assert_eq!(chat.id, 2);
     }
 
     #[test]
