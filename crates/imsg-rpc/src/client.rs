@@ -240,7 +240,7 @@ impl RpcClient {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (notify_tx, notify_rx) = mpsc::channel(config.notification_capacity.max(1));
         let (line_tx, line_rx) = mpsc::unbounded_channel();
-        let (write_err_tx, write_err_rx) = oneshot::channel();
+        let (write_err_tx, write_err_rx) = oneshot::channel::<WriteFailure>();
         let shared = Arc::new(Shared {
             next_id: AtomicU64::new(1),
             closed: OnceLock::new(),
@@ -516,7 +516,7 @@ impl Drop for CancelOnDrop<'_> {
 #[derive(Debug)]
 enum Event {
     Command(Option<Command>),
-    WriteFailed(Option<std::io::Error>),
+    WriteFailed(Option<WriteFailure>),
     Delivered,
     ConsumerGone,
     Read(std::io::Result<usize>),
@@ -546,9 +546,9 @@ struct Driver {
     commands: mpsc::UnboundedReceiver<Command>,
     /// False once every handle is gone.
     accepting: bool,
-    /// Lines for the writer task; `None` once the input was closed.
-    lines: Option<mpsc::UnboundedSender<Vec<u8>>>,
-    write_error: oneshot::Receiver<std::io::Error>,
+    /// Lines for the writer task, each with its request id; `None` once the input was closed.
+    lines: Option<mpsc::UnboundedSender<(u64, Vec<u8>)>>,
+    write_error: oneshot::Receiver<WriteFailure>,
     /// Set when writing failed; new requests fail at once with it.
     input_broken: Option<Arc<std::io::Error>>,
     /// A non-JSON stdout line that named Full Disk Access; it explains a later exit.
@@ -597,15 +597,19 @@ impl Driver {
                     self.accepting = false;
                     self.lines = None;
                 }
-                Event::WriteFailed(err) => {
+                Event::WriteFailed(failure) => {
                     write_failed = true;
-                    if let Some(err) = err {
-                        warn!(error = %err, "imsg rpc: writing to the peer failed");
-                        self.input_broken = Some(Arc::new(err));
+                    if let Some(failure) = failure {
+                        self.on_write_failure(failure);
                     }
                 }
                 Event::Delivered => self.pump(overflow),
-                Event::ConsumerGone => self.consumer_gone(),
+                Event::ConsumerGone => {
+                    self.consumer_gone();
+                    // Decoding stopped while the queue was full; what is already buffered (an
+                    // answer, say) must be routed now, as the peer may write nothing more.
+                    self.pump(overflow);
+                }
                 Event::Read(Ok(0)) => break None,
                 Event::Read(Ok(_)) => self.pump(overflow),
                 Event::Read(Err(err)) => break Some(err),
@@ -690,8 +694,10 @@ impl Driver {
                     .stats
                     .pending
                     .store(self.pending.len() as u64, Ordering::Relaxed);
-                // A send error means the writer task has ended; its error arrives separately.
-                let _ = lines.send(line);
+                if lines.send((id, line)).is_err() {
+                    // The writer stopped after a failed write: this line was never written.
+                    self.fail_unsent(id);
+                }
             }
             Command::Cancel { id } => {
                 if let Some(pending) = self.pending.remove(&id) {
@@ -707,6 +713,36 @@ impl Driver {
             }
             Command::CloseInput => self.lines = None,
         }
+    }
+
+    /// Records a failed write and fails the requests whose lines were never written.
+    ///
+    /// The line whose write failed stays pending: part of it may have reached the peer, so its
+    /// outcome is unknown and it ends by its answer, its timeout or the end of the session.
+    fn on_write_failure(&mut self, failure: WriteFailure) {
+        warn!(error = %failure.error, "imsg rpc: writing to the peer failed");
+        self.input_broken = Some(Arc::new(failure.error));
+        for id in failure.unsent {
+            self.fail_unsent(id);
+        }
+    }
+
+    /// Fails a pending request whose line never left the client with the write error.
+    fn fail_unsent(&mut self, id: u64) {
+        let Some(pending) = self.pending.remove(&id) else {
+            return;
+        };
+        self.shared
+            .stats
+            .pending
+            .store(self.pending.len() as u64, Ordering::Relaxed);
+        let source = self.input_broken.clone().unwrap_or_else(|| {
+            Arc::new(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "writing to the peer failed",
+            ))
+        });
+        let _ = pending.reply.send(Err(RpcError::Io { source }));
     }
 
     /// Decodes buffered frames while the overflow queue has room.
@@ -922,19 +958,32 @@ fn preview(line: &[u8]) -> String {
     out
 }
 
+/// What the writer task reports when a write fails.
+#[derive(Debug)]
+struct WriteFailure {
+    error: std::io::Error,
+    /// Requests whose lines were still queued, so none of their bytes were written.
+    unsent: Vec<u64>,
+}
+
 /// The writer task: writes request lines in order and closes the input at the end.
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: W,
-    mut lines: mpsc::UnboundedReceiver<Vec<u8>>,
-    failed: oneshot::Sender<std::io::Error>,
+    mut lines: mpsc::UnboundedReceiver<(u64, Vec<u8>)>,
+    failed: oneshot::Sender<WriteFailure>,
 ) {
-    while let Some(line) = lines.recv().await {
+    while let Some((_, line)) = lines.recv().await {
         let mut result = writer.write_all(&line).await;
         if result.is_ok() && lines.is_empty() {
             result = writer.flush().await;
         }
-        if let Err(err) = result {
-            let _ = failed.send(err);
+        if let Err(error) = result {
+            lines.close();
+            let mut unsent = Vec::new();
+            while let Ok((id, _)) = lines.try_recv() {
+                unsent.push(id);
+            }
+            let _ = failed.send(WriteFailure { error, unsent });
             return;
         }
     }

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use imsg_rpc::{
-    ChatsListParams, ClientConfig, HistoryParams, Notification, ReadParams, RpcError, SendParams,
-    SendTarget, SubscribeParams, TypingParams,
+    ChatsListParams, ClientConfig, HistoryParams, Notification, ReadParams, RpcClient, RpcError,
+    SendParams, SendTarget, SubscribeParams, TypingParams,
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
@@ -539,4 +539,72 @@ async fn an_old_plain_text_permission_banner_becomes_the_typed_error() {
         other => panic!("expected PermissionDenied, got {other:?}"),
     }
     assert_eq!(client.counters().bad_lines, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_notifications_releases_answers_already_buffered() {
+    // Channel 1 + overflow 1: after two notifications the driver stops decoding, with the rest
+    // of the peer's output (more notifications, then the answer) already in its read buffer.
+    // Dropping the receiver must let the driver route that answer; the peer writes nothing more.
+    let (client, notifications, mut peer) = session(small_config(1, 1), 64 * 1024);
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.call("chats.list", json!({})).await }
+    });
+    let req = peer.request().await;
+    let mut burst = Vec::new();
+    for id in 1..=5 {
+        burst.extend(message_line(1, id));
+    }
+    burst.extend(
+        serde_json::to_vec(&json!({"jsonrpc":"2.0","id":req["id"],"result":{"chats":[]}})).unwrap(),
+    );
+    burst.push(b'\n');
+    peer.write(&burst).await;
+    // The driver has stalled once it holds one notification in the channel and one parked.
+    while client.counters().notifications < 2 {
+        tokio::task::yield_now().await;
+    }
+    drop(notifications);
+    let answer = call.await.unwrap();
+    assert_eq!(answer.unwrap(), json!({"chats":[]}));
+    assert_eq!(client.counters().pending, 0);
+    drop(peer);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_queued_behind_a_failed_write_fails_at_once_and_is_not_outcome_unknown() {
+    // The peer's input is a 1-byte pipe nobody reads, so the first request's line can never be
+    // written completely; the second waits behind it. Then the peer closes its input.
+    let (ours_in, theirs_in) = tokio::io::duplex(1);
+    let (ours_out, _theirs_out) = tokio::io::duplex(1024);
+    let (client, _n) = RpcClient::from_halves(ours_out, ours_in, ClientConfig::default());
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { client.chats_list(&ChatsListParams::default()).await }
+    });
+    let second = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .send(&SendParams::text(SendTarget::ChatId(2), "hi"))
+                .await
+        }
+    });
+    while client.counters().pending < 2 {
+        tokio::task::yield_now().await;
+    }
+    drop(theirs_in);
+    // The send's line never left the client: that is a plain i/o failure, not "outcome
+    // unknown", and it must not wait for the send timeout.
+    let err = second.await.unwrap().unwrap_err();
+    assert!(matches!(err, RpcError::Io { .. }), "{err:?}");
+    // The first line was cut off mid-write; what the peer made of it is unknown, so it keeps
+    // its timeout.
+    let err = first.await.unwrap().unwrap_err();
+    assert!(matches!(err, RpcError::Timeout { .. }), "{err:?}");
+    assert_eq!(client.counters().pending, 0);
+    // And later requests fail at once with the write error.
+    let err = client.call("chats.list", json!({})).await.unwrap_err();
+    assert!(matches!(err, RpcError::Io { .. }), "{err:?}");
 }
