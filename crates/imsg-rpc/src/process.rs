@@ -27,6 +27,9 @@ const STDERR_LINE_BYTES: usize = 4096;
 /// How long the reporter waits for the exit status after stdout closed.
 const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
 
+/// How often shutdown checks whether the child's process group is empty.
+const GROUP_POLL: Duration = Duration::from_millis(20);
+
 /// How long the reporter waits for the stderr forwarder to finish after stdout closed.
 const STDERR_DRAIN_WAIT: Duration = Duration::from_millis(500);
 
@@ -217,8 +220,19 @@ impl ImsgChild {
     pub async fn shutdown(mut self) -> Option<ExitStatus> {
         let status = self.stop().await;
         // Whatever the child started and left behind (ssh under a wrapper that did not `exec`)
-        // is in its process group; it belongs to this session, so it goes too.
-        signal_group(self.pid, nix::sys::signal::Signal::SIGTERM);
+        // is in its process group; it belongs to this session, so it goes too: SIGTERM, a
+        // bounded wait, then SIGKILL for members that ignore SIGTERM.
+        if group_alive(self.pid) {
+            signal_group(self.pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = tokio::time::Instant::now() + self.options.term_grace;
+            while group_alive(self.pid) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(GROUP_POLL).await;
+            }
+            if group_alive(self.pid) {
+                warn!(pid = ?self.pid, "processes left by imsg rpc ignored SIGTERM; sending SIGKILL");
+                signal_group(self.pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
         status
     }
 
@@ -236,6 +250,19 @@ impl ImsgChild {
         warn!(pid = ?self.pid, "imsg rpc ignored SIGTERM; sending SIGKILL");
         let _ = self.signals.send(Signal::Kill);
         wait_status(&mut self.status, self.options.kill_wait).await
+    }
+}
+
+impl Drop for ImsgChild {
+    fn drop(&mut self) {
+        // While the child runs, the reaper kills it and its group when this handle goes away.
+        // Once it has exited the reaper is gone, but what it started may still hold the pipes:
+        // kill-on-drop covers the whole group. The reaper is told first (its channel closes), so
+        // whichever of the two sees the exit second does the killing.
+        self.signals = mpsc::unbounded_channel().0;
+        if self.status.borrow().is_some() && group_alive(self.pid) {
+            signal_group(self.pid, nix::sys::signal::Signal::SIGKILL);
+        }
     }
 }
 
@@ -298,6 +325,20 @@ async fn reap(
                     }
                     Err(err) => warn!(?pid, error = %err, "waiting for imsg rpc failed"),
                 }
+                // If the handle is already gone, its drop may have missed the exit: what the
+                // child left in its group is killed here instead.
+                loop {
+                    match signals.try_recv() {
+                        Ok(_) => {}
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            if group_alive(pid) {
+                                signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                            }
+                            break;
+                        }
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                    }
+                }
                 return;
             }
             signal = signals.recv(), if handle_alive => match signal {
@@ -317,6 +358,14 @@ async fn reap(
             },
         }
     }
+}
+
+/// True while the child's process group has a member (signal 0 reaches someone).
+fn group_alive(pid: Option<u32>) -> bool {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
+        return false;
+    };
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 /// Sends a signal to the child's process group (the child leads it: `process_group(0)`).

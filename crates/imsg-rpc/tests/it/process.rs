@@ -219,3 +219,68 @@ async fn a_wrapper_whose_child_keeps_stdout_open_still_reports_its_exit() {
     .await
     .unwrap();
 }
+
+/// Waits (bounded) until the process whose id is in `pidfile` is gone.
+async fn assert_dies(pidfile: &Path) {
+    let pid = std::fs::read_to_string(pidfile).unwrap().trim().to_owned();
+    let gone = tokio::time::timeout(BOUND, async {
+        while !is_dead(&pid) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    if gone.is_err() {
+        // Do not leave it behind for the next test run.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+        panic!("process {pid} outlived the session");
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_handle_after_the_child_exited_still_kills_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("bg.pid");
+    // The wrapper exits at once and leaves a background process holding its stdout.
+    let path = script(
+        dir.path(),
+        "imsg",
+        &format!("sleep 600 &\necho $! > '{}'\nexit 0", pidfile.display()),
+    );
+    let (mut child, _client, _n) = spawn(options(&path)).unwrap();
+    assert_eq!(
+        child.wait_timeout(BOUND).await.and_then(|s| s.code()),
+        Some(0)
+    );
+    drop(child);
+    assert_dies(&pidfile).await;
+}
+
+#[tokio::test]
+async fn shutdown_kills_group_members_that_ignore_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("bg.pid");
+    let path = script(
+        dir.path(),
+        "imsg",
+        &format!(
+            "sh -c \"trap '' TERM; exec sleep 600\" &\necho $! > '{}'\nread line\nexit 0",
+            pidfile.display()
+        ),
+    );
+    let mut opts = options(&path);
+    opts.term_grace = Duration::from_millis(200);
+    let (child, _client, _n) = spawn(opts).unwrap();
+    // Wait until the background process exists before stopping.
+    tokio::time::timeout(BOUND, async {
+        while std::fs::read_to_string(&pidfile).map_or(true, |s| s.trim().is_empty()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let status = tokio::time::timeout(BOUND, child.shutdown()).await.unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    assert_dies(&pidfile).await;
+}
