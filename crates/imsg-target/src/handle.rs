@@ -89,11 +89,29 @@ impl AsRef<str> for Handle {
 }
 
 /// Lowercases an email with a single allocation for the common ASCII case.
+///
+/// Outside ASCII, a character is lowercased only when it is the uppercase partner of its lowercase letter
+/// (`É` and `é`, `Σ` and `σ`). Full Unicode lowercasing also folds look-alike signs into letters: the Kelvin
+/// sign `K` (U+212A) would become `k`, so `\u{212a}im@x.com` would equal `kim@x.com`, a different address.
+/// Such characters, and those whose lowercase is longer than one character (`İ`), are kept as written,
+/// which errs toward not matching.
 fn lowercase(s: &str) -> String {
     if s.is_ascii() {
-        s.to_ascii_lowercase()
-    } else {
-        s.to_lowercase()
+        return s.to_ascii_lowercase();
+    }
+    s.chars().map(lowercase_partner).collect()
+}
+
+/// The lowercase partner of `c`, or `c` itself when it has none (see [`lowercase`]).
+fn lowercase_partner(c: char) -> char {
+    let mut lower = c.to_lowercase();
+    let (Some(l), None) = (lower.next(), lower.next()) else {
+        return c;
+    };
+    let mut upper = l.to_uppercase();
+    match (upper.next(), upper.next()) {
+        (Some(u), None) if u == c => l,
+        _ => c,
     }
 }
 

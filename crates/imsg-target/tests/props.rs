@@ -8,6 +8,18 @@ use imsg_target::{
 };
 use proptest::prelude::*;
 
+/// Letters that look alike or lowercase alike; each group's members are tried against each other.
+const CONFUSABLE: &[&[char]] = &[
+    &['K', 'k', '\u{212a}'],
+    &['\u{c5}', '\u{e5}', '\u{212b}'],
+    &['\u{3a9}', '\u{3c9}', '\u{2126}'],
+    &['\u{398}', '\u{3b8}', '\u{3f4}'],
+    &['\u{3a3}', '\u{3c3}', '\u{3c2}'],
+    &['\u{df}', '\u{1e9e}', 's'],
+    &['I', 'i', '\u{130}'],
+    &['A', 'a', '\u{391}'],
+];
+
 /// Regions that read national numbers differently.
 fn region() -> impl Strategy<Value = Region> {
     prop::sample::select(vec!["US", "GB", "DE", "FR", "JP", "IN", "BR", "AU"])
@@ -187,6 +199,32 @@ proptest! {
         // Emails are case-insensitive and nothing else: equal exactly when
         // the lowercased texts are equal.
         prop_assert_eq!(na == nb, a.to_lowercase() == b.to_lowercase());
+    }
+
+    #[test]
+    fn emails_meet_only_through_case(
+        picks in proptest::collection::vec((0..CONFUSABLE.len(), 0..3usize, 0..3usize), 1..8),
+        region in region(),
+    ) {
+        // Two emails meet only when one turns into the other by swapping letters with their case partner.
+        // Unicode lowercasing merges more than that: the Kelvin sign, the Ohm and Angstrom signs and the
+        // theta symbol lowercase to the same letters as `K`, `Ω`, `Å` and `Θ`, so `\u{212a}im@x.com` would
+        // be `kim@x.com`, another address.
+        let pick = |group: usize, member: usize| {
+            let letters = CONFUSABLE.get(group).copied().unwrap_or(&['k']);
+            letters.get(member % letters.len()).copied().unwrap_or('k')
+        };
+        let a: String = picks.iter().map(|&(g, m, _)| pick(g, m)).collect();
+        let b: String = picks.iter().map(|&(g, _, m)| pick(g, m)).collect();
+        let partner = |x: char, y: char| {
+            x == y
+                || (x.to_lowercase().eq(y.to_lowercase())
+                    && (x.to_uppercase().eq(std::iter::once(y)) || y.to_uppercase().eq(std::iter::once(x))))
+        };
+        let same = a.chars().zip(b.chars()).all(|(x, y)| partner(x, y));
+        let (ea, eb) = (format!("{a}@x.com"), format!("{b}@X.COM"));
+        let (na, nb) = (Handle::normalize(&ea, &region), Handle::normalize(&eb, &region));
+        prop_assert_eq!(na == nb, same, "{:?} {:?} -> {:?} {:?}", ea, eb, na, nb);
     }
 
     #[test]
