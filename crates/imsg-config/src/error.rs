@@ -1,6 +1,6 @@
 //! The one configuration error type: a file name, a dotted key path, what is wrong, and where.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// A 1-based line and column in the configuration text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,6 +106,11 @@ pub enum ConfigErrorKind {
         /// The compiler's explanation, on one line.
         reason: String,
     },
+    /// A mention pattern that matches the empty text, so every message would count as a mention.
+    #[error(
+        "mention pattern `{0}` matches an empty message, which would make every message a mention"
+    )]
+    MentionPatternMatchesEmpty(String),
     /// A blank mention pattern, which would match every message.
     #[error("mention pattern is blank, which would make every message a mention")]
     BlankMentionPattern,
@@ -118,6 +123,19 @@ pub enum ConfigErrorKind {
     /// A region code that phone metadata does not know.
     #[error("{0}")]
     InvalidRegion(String),
+}
+
+/// Writes `text` with every control character and Unicode line or paragraph separator escaped (`\r`,
+/// `\u{1b}`), so a value echoed from the file can neither break the line nor drive the terminal.
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Renders the "did you mean" tail of an unknown-key message.
@@ -194,9 +212,10 @@ impl fmt::Display for ConfigError {
             .map(str::trim)
             .filter(|line| !line.is_empty());
         if let Some(first) = lines.next() {
-            f.write_str(first)?;
+            write_escaped(f, first)?;
             for line in lines {
-                write!(f, "; {line}")?;
+                f.write_str("; ")?;
+                write_escaped(f, line)?;
             }
         }
         if let Some(position) = self.inner.position {

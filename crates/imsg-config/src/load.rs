@@ -90,6 +90,13 @@ impl Ctx<'_> {
     }
 
     fn locate(&self, segments: &[String]) -> (String, Option<Position>) {
+        let written = self.written(segments);
+        (render_path(&written), self.index.find(&written))
+    }
+
+    /// The path where `segments` was actually written: under `channels.imessage`, or at the legacy location
+    /// when only the legacy section has it.
+    fn written(&self, segments: &[String]) -> Vec<String> {
         if self.legacy
             && segments.starts_with(&CHANNEL_PREFIX.map(String::from))
             && !self.index.has(segments)
@@ -97,10 +104,10 @@ impl Ctx<'_> {
             let mut legacy: Vec<String> = LEGACY_PREFIX.iter().map(|s| (*s).to_owned()).collect();
             legacy.extend(segments.iter().skip(CHANNEL_PREFIX.len()).cloned());
             if self.index.has(&legacy) {
-                return (render_path(&legacy), self.index.find(&legacy));
+                return legacy;
             }
         }
-        (render_path(segments), self.index.find(segments))
+        segments.to_vec()
     }
 }
 
@@ -622,7 +629,7 @@ fn compile_patterns(
     path: &[String],
     patterns: &[String],
 ) -> Result<MentionPatterns, ConfigError> {
-    MentionPatterns::compile(patterns).map_err(|err| {
+    let compiled = MentionPatterns::compile(patterns).map_err(|err| {
         let (index, pattern, reason) = match &err {
             MentionPatternError::Invalid {
                 index,
@@ -648,7 +655,24 @@ fn compile_patterns(
             &segments,
             ConfigErrorKind::InvalidMentionPattern { pattern, reason },
         )
-    })
+    })?;
+    // Like a blank pattern, one that matches the empty text (`@bot|`, `x*`, `^`) makes every message a
+    // mention. The compiled list has one source per configured pattern, in order.
+    for (index, source) in compiled.patterns().iter().enumerate() {
+        if regex::RegexBuilder::new(source)
+            .case_insensitive(true)
+            .build()
+            .is_ok_and(|re| re.is_match(""))
+        {
+            let mut segments = path.to_vec();
+            segments.push(index.to_string());
+            return Err(ctx.error(
+                &segments,
+                ConfigErrorKind::MentionPatternMatchesEmpty(source.clone()),
+            ));
+        }
+    }
+    Ok(compiled)
 }
 
 /// The last line of a `regex` error (`error: unclosed group`), as a lowercase phrase without the caret diagram.
@@ -750,9 +774,18 @@ fn parse_entries(
     list.iter()
         .enumerate()
         .map(|(i, value)| {
-            AllowEntry::parse(&value.0, region).map_err(|err| {
-                let mut segments = path.to_vec();
-                segments.push(i.to_string());
+            let mut segments = path.to_vec();
+            segments.push(i.to_string());
+            // A number written `+4930123456` reaches us as its digits; put the `+` back, or the digits
+            // would be read as a national number of the region (another person).
+            let plus;
+            let text = if ctx.index.is_plus_number(&ctx.written(&segments), &value.0) {
+                plus = format!("+{}", value.0);
+                plus.as_str()
+            } else {
+                value.0.as_str()
+            };
+            AllowEntry::parse(text, region).map_err(|err| {
                 ctx.error(
                     &segments,
                     ConfigErrorKind::InvalidAllowEntry(err.to_string()),

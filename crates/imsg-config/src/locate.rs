@@ -21,6 +21,8 @@ pub(crate) struct KeyIndex {
     positions: HashMap<Vec<String>, Position>,
     /// Keys that appear twice in one object, with the position of the later one.
     duplicates: Vec<(Vec<String>, Position)>,
+    /// Values written as a `+` and decimal digits (JSON5 allows a leading `+` on numbers), with the digits.
+    plus_numbers: HashMap<Vec<String>, String>,
 }
 
 /// The text nests deeper than [`MAX_DEPTH`].
@@ -48,6 +50,14 @@ impl KeyIndex {
     /// Whether exactly this path was written.
     pub(crate) fn has(&self, path: &[String]) -> bool {
         self.positions.contains_key(path)
+    }
+
+    /// Whether the value at exactly `path` was written as the number `+<digits>`.
+    ///
+    /// Serde hands such a number over without its sign, which matters for an allowlist entry: `+4930123456`
+    /// is an international number, `4930123456` a national one.
+    pub(crate) fn is_plus_number(&self, path: &[String], digits: &str) -> bool {
+        self.plus_numbers.get(path).is_some_and(|d| d == digits)
     }
 
     /// Duplicate keys found anywhere in the file, in text order.
@@ -245,8 +255,17 @@ impl<'a> Scanner<'a> {
                         state = State::AfterValue;
                     }
                     Some(_) => {
-                        if self.bare().is_empty() {
+                        let token = self.bare();
+                        if token.is_empty() {
                             break;
+                        }
+                        if let Some(digits) = token.strip_prefix('+')
+                            && !digits.is_empty()
+                            && digits.bytes().all(|b| b.is_ascii_digit())
+                        {
+                            self.index
+                                .plus_numbers
+                                .insert(path.clone(), digits.to_owned());
                         }
                         state = State::AfterValue;
                     }
@@ -342,6 +361,19 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(at(&index, path), expected, "{path}");
         }
+    }
+
+    #[test]
+    fn remembers_numbers_written_with_a_plus() {
+        let index = KeyIndex::build("{a: [+12, 13, '+14', +0x10, +1.5], b: +7}").unwrap();
+        let path = |p: &str| -> Vec<String> { p.split('.').map(str::to_owned).collect() };
+        assert!(index.is_plus_number(&path("a.0"), "12"));
+        assert!(!index.is_plus_number(&path("a.0"), "13"));
+        assert!(!index.is_plus_number(&path("a.1"), "13"));
+        assert!(!index.is_plus_number(&path("a.2"), "14"));
+        assert!(!index.is_plus_number(&path("a.3"), "16"));
+        assert!(!index.is_plus_number(&path("a.4"), "1"));
+        assert!(index.is_plus_number(&path("b"), "7"));
     }
 
     #[test]

@@ -84,8 +84,11 @@ pub(crate) fn merge(top: &RawAccount, account: &RawAccount) -> RawAccount {
 }
 
 /// Migrates the legacy top-level `imessage` section into `channels.imessage` (merge-missing, as the anchor's
-/// loader does): every key already under `channels.imessage` wins, objects are merged key by key, and
-/// anything only the legacy section has is taken from it.
+/// loader does): every key already under `channels.imessage` wins, and anything only the legacy section has
+/// is taken from it. Keys are filled at the section level, in `accounts`, and inside each account; a field's
+/// value is taken whole from one side. Unlike the anchor, which recursed into every object, a legacy
+/// `groups` map can therefore not add chats (or a group `allowFrom`) to the allowlist under
+/// `channels.imessage`.
 pub(crate) fn migrate_legacy(current: RawImessage, legacy: RawImessage) -> RawImessage {
     let (Ok(mut target), Ok(source)) = (
         serde_json::to_value(&current),
@@ -93,13 +96,24 @@ pub(crate) fn migrate_legacy(current: RawImessage, legacy: RawImessage) -> RawIm
     ) else {
         return current;
     };
-    fill_missing(&mut target, source);
+    fill_missing(&mut target, source, Level::Section);
     // Both sides were valid sections, so their union is one too; keep the current section if not.
     serde_json::from_value(target).unwrap_or(current)
 }
 
-/// Copies into `target` every key of `source` it lacks, recursing into objects both have.
-fn fill_missing(target: &mut serde_json::Value, source: serde_json::Value) {
+/// Where [`fill_missing`] is in the section.
+#[derive(Clone, Copy)]
+enum Level {
+    /// The section itself: fill its keys, and recurse into `accounts`.
+    Section,
+    /// The `accounts` map: fill missing accounts, and the missing keys of accounts both sides have.
+    Accounts,
+    /// One account: fill its missing keys only.
+    Account,
+}
+
+/// Copies into `target` every key of `source` it lacks; see [`migrate_legacy`] for where it recurses.
+fn fill_missing(target: &mut serde_json::Value, source: serde_json::Value, level: Level) {
     let (serde_json::Value::Object(target), serde_json::Value::Object(source)) = (target, source)
     else {
         return;
@@ -109,7 +123,13 @@ fn fill_missing(target: &mut serde_json::Value, source: serde_json::Value) {
             None => {
                 target.insert(key, value);
             }
-            Some(existing) => fill_missing(existing, value),
+            Some(existing) => match level {
+                Level::Section if key == "accounts" => {
+                    fill_missing(existing, value, Level::Accounts);
+                }
+                Level::Accounts => fill_missing(existing, value, Level::Account),
+                Level::Section | Level::Account => {}
+            },
         }
     }
 }
@@ -240,8 +260,55 @@ mod tests {
         let merged = migrate_legacy(current, legacy);
         assert_eq!(merged.cli_path.as_deref(), Some("/new/imsg"));
         assert_eq!(merged.db_path.as_deref(), Some("/old/chat.db"));
+        // A field value is taken whole from one side: the legacy section must not add chats (or settings
+        // such as a group `allowFrom`) to the groups allowlist under channels.imessage.
         let groups = merged.groups.unwrap_or_default();
-        assert_eq!(groups.keys().collect::<Vec<_>>(), ["1", "2"]);
-        assert_eq!(groups.get("1").and_then(|g| g.require_mention), Some(false));
+        assert_eq!(groups.keys().collect::<Vec<_>>(), ["1"]);
+        assert_eq!(groups.get("1").and_then(|g| g.require_mention), None);
+    }
+
+    #[test]
+    fn legacy_accounts_fill_missing_fields_of_the_same_account() {
+        let account = |allow: &[&str], policy: Option<RawDmPolicy>, groups: &[&str]| RawAccount {
+            allow_from: Some(
+                allow
+                    .iter()
+                    .map(|a| AllowFromValue((*a).to_owned()))
+                    .collect(),
+            ),
+            dm_policy: policy,
+            groups: Some(
+                groups
+                    .iter()
+                    .map(|g| ((*g).to_owned(), RawGroup::default()))
+                    .collect(),
+            ),
+            ..RawAccount::default()
+        };
+        let current = RawImessage {
+            accounts: Some(BTreeMap::from([(
+                "work".to_owned(),
+                account(&["+15550001111"], None, &["1"]),
+            )])),
+            ..RawImessage::default()
+        };
+        let legacy = RawImessage {
+            accounts: Some(BTreeMap::from([
+                (
+                    "work".to_owned(),
+                    account(&["*"], Some(RawDmPolicy::Allowlist), &["1", "2"]),
+                ),
+                ("home".to_owned(), account(&["*"], None, &[])),
+            ])),
+            ..RawImessage::default()
+        };
+        let merged = migrate_legacy(current, legacy);
+        let accounts = merged.accounts.unwrap_or_default();
+        assert_eq!(accounts.keys().collect::<Vec<_>>(), ["home", "work"]);
+        let work = accounts.get("work").cloned().unwrap_or_default();
+        assert_eq!(
+            work,
+            account(&["+15550001111"], Some(RawDmPolicy::Allowlist), &["1"])
+        );
     }
 }

@@ -41,21 +41,26 @@ pub(crate) fn normalize_account_id(raw: &str) -> String {
     }
 }
 
-/// The safe-executable rule for `cliPath` (section 1.4): no shell metacharacters, quotes, control line breaks
-/// or NUL; a path (starts with `.` or `~`, contains a slash or backslash, or a drive letter) may contain spaces;
-/// a bare command name must not start with `-` and may only use `[A-Za-z0-9._+-]`.
+/// The safe-executable rule for `cliPath` (section 1.4): no shell metacharacters, quotes, control characters
+/// (NUL, line breaks, tabs, escapes) or Unicode line separators, and no leading `-`; a path (starts with `.` or
+/// `~`, contains a slash or backslash, or a drive letter) may contain spaces; a bare command name may only use
+/// `[A-Za-z0-9._+-]`.
 pub(crate) fn is_safe_executable(raw: &str) -> bool {
     let value = raw.trim();
     if value.is_empty() {
         return false;
     }
+    // Beyond the anchor's NUL and CR/LF: every control character (tabs, C1 controls such as NEL, escapes)
+    // and the Unicode line and paragraph separators.
     let forbidden = |c: char| {
-        matches!(
-            c,
-            '\0' | '\r' | '\n' | ';' | '&' | '|' | '`' | '$' | '<' | '>' | '"' | '\''
-        )
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | ';' | '&' | '|' | '`' | '$' | '<' | '>' | '"' | '\''
+            )
     };
-    if value.chars().any(forbidden) {
+    // A leading `-` is an option to whatever reads the value, even when a slash makes it "look like a path".
+    if value.chars().any(forbidden) || value.starts_with('-') {
         return false;
     }
     let bytes = value.as_bytes();
@@ -68,10 +73,9 @@ pub(crate) fn is_safe_executable(raw: &str) -> bool {
     if looks_like_path {
         return true;
     }
-    !value.starts_with('-')
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
 }
 
 /// The `remoteHost` rule (section 6.5): `host` or `user@host`, user and host from `[A-Za-z0-9._-]`, the host
@@ -103,9 +107,16 @@ pub(crate) fn is_safe_remote_host(value: &str) -> bool {
 /// Normalizes an attachment root pattern (section 6.5), or `None` when it is not a valid absolute pattern.
 ///
 /// Backslashes become `/`, `.` segments are dropped and `..` removes the previous segment, a trailing `/` is
-/// dropped; `/` alone, relative paths, `**` and partial globs such as `foo*` are invalid. A Windows drive path
-/// (`C:/...`) is accepted and keeps its drive.
+/// dropped; `/` alone, relative paths, control characters, `**` and partial globs such as `foo*` are invalid.
+/// A Windows drive path (`C:/...`) is accepted and keeps its drive.
 pub(crate) fn normalize_root(raw: &str) -> Option<String> {
+    // NUL, line breaks and other control characters never belong in a root (crates.md 1.5).
+    if raw
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return None;
+    }
     let unified = raw.trim().replace('\\', "/");
     let bytes = unified.as_bytes();
     let (prefix, rest) = if unified.starts_with('/') {
@@ -231,6 +242,40 @@ mod tests {
         ];
         for (raw, ok) in cases {
             assert_eq!(is_safe_executable(raw), ok, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn safe_executable_rejects_control_characters_and_a_leading_dash() {
+        // Unicode and C0/C1 line breaks, tabs and escapes have no place in an executable path; they would
+        // also break the one-line error and any service file the path is written into.
+        let cases = [
+            "/usr/bin/imsg\u{85}x",
+            "/usr/bin/imsg\u{2028}x",
+            "/usr/bin/imsg\u{2029}x",
+            "/usr/bin/im\tsg",
+            "/usr/bin/im\u{b}sg",
+            "/usr/bin/im\u{1b}sg",
+            // A slash makes it "look like a path", but it is still an option to whatever reads it.
+            "-oProxyCommand=/bin/sh",
+            "-/imsg",
+        ];
+        for raw in cases {
+            assert!(!is_safe_executable(raw), "{raw:?}");
+        }
+        assert!(is_safe_executable("./-imsg"));
+    }
+
+    #[test]
+    fn attachment_roots_reject_control_characters() {
+        for raw in [
+            "/Users/x\u{0}y",
+            "/Users/x\ny",
+            "/Users/x\ry/z",
+            "/Users/\u{85}/x",
+            "/a/\u{2028}",
+        ] {
+            assert_eq!(normalize_root(raw), None, "{raw:?}");
         }
     }
 

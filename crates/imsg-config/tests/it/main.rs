@@ -131,6 +131,118 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     }
 }
 
+/// Loads a text that must fail and returns the error.
+fn load_err(text: &str) -> imsg_config::ConfigError {
+    match from_str(text, &LoadOptions::new("c.json5")) {
+        Ok(config) => panic!("{text} should fail, got {:#}", config.to_json()),
+        Err(err) => err,
+    }
+}
+
+/// Loads a text that must succeed and returns the policy JSON of its first account.
+fn first_policy(text: &str) -> serde_json::Value {
+    match from_str(text, &LoadOptions::new("c.json5")) {
+        Ok(config) => config.to_json()["accounts"][0]["policy"].clone(),
+        Err(err) => panic!("{text} should load: {err}"),
+    }
+}
+
+#[test]
+fn errors_never_carry_raw_control_characters() {
+    // A carriage return or an escape sequence echoed from a value (or a key) would let a config file rewrite
+    // the terminal line the error is printed on.
+    let texts = [
+        r"{ channels: { imessage: { cliPath: 'imsg\rrm -rf' } } }",
+        r"{ channels: { imessage: { cliPath: 'imsg\u001b[2J' } } }",
+        r"{ channels: { imessage: { remoteHost: 'a\u2028b' } } }",
+        r"{ channels: { imessage: { 'a\rb': 1 } } }",
+        r"{ channels: { imessage: { allowFrom: ['sms:\u0085'] } } }",
+    ];
+    for text in texts {
+        let line = load_err(text).to_string();
+        assert!(
+            !line
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')),
+            "error must be one plain line: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn a_plus_signed_number_in_allow_from_keeps_its_plus() {
+    // JSON5 numbers may carry a `+`. `+4930123456` is a Berlin number; reading it as the digits `4930123456`
+    // in region US would admit `+14930123456`, somebody else.
+    let policy = first_policy(
+        "{ channels: { imessage: { dmPolicy: 'allowlist', allowFrom: [+4930123456, 15550001111], \
+         groupAllowFrom: [ /* c */ +447911123456 ], groups: { '1': { allowFrom: [+4930123456] } } } } }",
+    );
+    assert_eq!(
+        policy["allowFrom"],
+        serde_json::json!(["+4930123456", "+15550001111"])
+    );
+    assert_eq!(
+        policy["groupAllowFrom"],
+        serde_json::json!(["+447911123456"])
+    );
+    assert_eq!(
+        policy["groups"]["1"]["allowFrom"],
+        serde_json::json!(["+4930123456"])
+    );
+    // The same through the legacy section.
+    let policy = first_policy("{ imessage: { allowFrom: [+4930123456] } }");
+    assert_eq!(policy["allowFrom"], serde_json::json!(["+4930123456"]));
+}
+
+#[test]
+fn the_legacy_section_cannot_widen_a_groups_allowlist() {
+    // `channels.imessage.groups` is an allowlist of chats: a legacy `imessage.groups` must neither add chats
+    // to it nor add an `allowFrom` to one of its groups.
+    let policy = first_policy(
+        "{ channels: { imessage: { groups: { '1': { requireMention: true } }, \
+         accounts: { work: { groups: { '7': {} } } } } }, \
+         imessage: { groups: { '1': { allowFrom: ['*'] }, '2': {} }, dmPolicy: 'disabled', \
+         accounts: { work: { groups: { '8': {} }, groupAllowFrom: ['+15550001111'] } } } }",
+    );
+    assert_eq!(
+        policy["groups"],
+        serde_json::json!({ "7": {} }),
+        "the account's own groups map, untouched"
+    );
+    // Keys that only the legacy section has are still migrated, at every level.
+    assert_eq!(policy["dmPolicy"], "disabled");
+    assert_eq!(
+        policy["groupAllowFrom"],
+        serde_json::json!(["+15550001111"])
+    );
+    let config = from_str(
+        "{ channels: { imessage: { groups: { '1': { requireMention: true } } } }, \
+         imessage: { groups: { '1': { allowFrom: ['*'] }, '2': {} } } }",
+        &LoadOptions::new("c.json5"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.to_json()["accounts"][0]["policy"]["groups"],
+        serde_json::json!({ "1": { "requireMention": true } })
+    );
+}
+
+#[test]
+fn a_mention_pattern_that_matches_every_message_is_an_error() {
+    // Like a blank pattern, a pattern that matches the empty text makes every group message a mention.
+    for pattern in ["@clawd|", "x*", "^", "(?:)"] {
+        let text = format!(
+            "{{ channels: {{ imessage: {{}} }}, messages: {{ groupChat: {{ mentionPatterns: ['@bot', '{pattern}'] }} }} }}"
+        );
+        let err = load_err(&text);
+        assert_eq!(err.path(), "messages.groupChat.mentionPatterns.1", "{err}");
+    }
+    // A word boundary alone does not match the empty text, so `\b@?clawd\b` stays valid.
+    first_policy(
+        r"{ channels: { imessage: {} }, messages: { groupChat: { mentionPatterns: ['\bclawd\b'] } } }",
+    );
+}
+
 /// JSON5-ish fragments, so random texts often get past the syntax check and exercise the later stages.
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
