@@ -232,3 +232,25 @@ fn chat_keys_render_like_targets() {
         assert_eq!(key.to_string(), text);
     }
 }
+
+#[cfg(feature = "proptest")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The user-facing invariant checks hold for the engine on arbitrary
+    /// policies, with messages from the policy's own strategy and arbitrary ones.
+    #[test]
+    fn invariant_checks_hold_on_random_policies(
+        (policy, message, pairing) in policy().prop_flat_map(|p| {
+            let messages = prop_oneof![
+                imsg_policy::testing::inbound_messages(&p).boxed(),
+                message().boxed(),
+            ];
+            let pairing = imsg_policy::testing::pairing_snapshots(&p).boxed();
+            (Just(p), messages, pairing)
+        }).boxed(),
+        now in any::<i64>(),
+    ) {
+        imsg_policy::testing::check_invariants(&policy, &message, &pairing, UnixMillis::new(now))?;
+    }
+}

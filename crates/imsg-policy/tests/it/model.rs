@@ -124,6 +124,8 @@ enum Expect {
     Dispatch {
         chat_type: ChatType,
         authorized: bool,
+        mentioned: bool,
+        command: bool,
     },
     Pair,
     Drop(DropReason),
@@ -140,6 +142,8 @@ struct ModelMessage {
     /// Whether the chat guid has the group form `iMessage;+;chat<id>`.
     group_guid: bool,
     text: &'static str,
+    /// Decide against the other account's snapshot (a wiring mistake the engine must shrug off).
+    foreign_snapshot: bool,
 }
 
 impl ModelMessage {
@@ -224,8 +228,8 @@ fn model_decide(cfg: &ModelConfig, pairing: &ModelPairing, m: &ModelMessage) -> 
             return Expect::Drop(DropReason::ControlCommandUnauthorized);
         }
         let require = listed.flatten().or(star.flatten()).unwrap_or(true);
-        let mentioned = cfg.patterns && m.text.contains("@bot");
-        if require && !mentioned && !is_command {
+        let matched = cfg.patterns && m.text.contains("@bot");
+        if require && !matched && !is_command {
             return Expect::Drop(if cfg.patterns {
                 DropReason::NoMention
             } else {
@@ -235,6 +239,9 @@ fn model_decide(cfg: &ModelConfig, pairing: &ModelPairing, m: &ModelMessage) -> 
         return Expect::Dispatch {
             chat_type: ChatType::Group,
             authorized,
+            // Past the gate, a required mention is a match or an authorized command.
+            mentioned: matched || (require && is_command),
+            command: is_command,
         };
     }
     if cfg.dm == DmPolicy::Disabled {
@@ -251,6 +258,8 @@ fn model_decide(cfg: &ModelConfig, pairing: &ModelPairing, m: &ModelMessage) -> 
     Expect::Dispatch {
         chat_type: ChatType::Direct,
         authorized: !cfg.use_access_groups || names(&cfg.allow_from) || paired,
+        mentioned: true,
+        command: is_command,
     }
 }
 
@@ -259,6 +268,8 @@ fn observed(decision: &Decision) -> Expect {
         Decision::Dispatch(d) => Expect::Dispatch {
             chat_type: d.chat_type,
             authorized: d.command_authorized,
+            mentioned: d.was_mentioned,
+            command: d.command == Some("status"),
         },
         Decision::Pair(_) => Expect::Pair,
         Decision::Drop(reason) => Expect::Drop(*reason),
@@ -365,9 +376,10 @@ fn op(n_configs: usize) -> impl Strategy<Value = Op> {
         service,
         prop::bool::weighted(0.2),
         text,
+        prop::bool::weighted(0.15),
     )
         .prop_map(
-            |(account, sender, chat_id, is_group, service, group_guid, text)| {
+            |(account, sender, chat_id, is_group, service, group_guid, text, foreign_snapshot)| {
                 Op::Message(ModelMessage {
                     account,
                     sender,
@@ -376,6 +388,7 @@ fn op(n_configs: usize) -> impl Strategy<Value = Op> {
                     service,
                     group_guid,
                     text,
+                    foreign_snapshot,
                 })
             },
         );
@@ -443,6 +456,17 @@ proptest! {
         let mut codes = CountingCodes::default();
         for op in ops {
             match op {
+                Op::Message(m) if m.foreign_snapshot => {
+                    // The other account's approvals and requests must count for nothing.
+                    let a = m.account;
+                    let t = UnixMillis::new(now);
+                    let decision = decide(&policies[a], &m.inbound(), &DecideContext::new(&real[1 - a], t));
+                    let expected = model_decide(&configs[cfg], &ModelPairing::default(), &m);
+                    prop_assert_eq!(observed(&decision), expected, "{:?} under {:?}", m, configs[cfg]);
+                    if let Decision::Pair(request) = decision {
+                        prop_assert_eq!(request.pending, PendingState::New);
+                    }
+                }
                 Op::Message(m) => {
                     let a = m.account;
                     let t = UnixMillis::new(now);
