@@ -190,6 +190,135 @@ mod tests {
         }
     }
 
+    /// Two sample values for every field of an account, by its JSON name. The typed strategy above sets only
+    /// a dozen fields, so a swapped `pick` on any other field would pass its laws; these samples cover all of
+    /// them, and `the_samples_cover_every_account_field` keeps the table complete.
+    fn samples() -> Vec<(&'static str, [serde_json::Value; 2])> {
+        use serde_json::json;
+        vec![
+            ("name", [json!("A"), json!("B")]),
+            ("capabilities", [json!(["x"]), json!([])]),
+            ("markdown", [json!({ "tables": "off" }), json!({})]),
+            ("enabled", [json!(true), json!(false)]),
+            ("configWrites", [json!(true), json!(false)]),
+            ("cliPath", [json!("/a/imsg"), json!("imsg")]),
+            ("dbPath", [json!("/a/chat.db"), json!("/b/chat.db")]),
+            ("remoteHost", [json!("a@mac"), json!("mac")]),
+            ("service", [json!("sms"), json!("auto")]),
+            ("region", [json!("US"), json!("GB")]),
+            ("dmPolicy", [json!("open"), json!("pairing")]),
+            ("allowFrom", [json!(["*"]), json!(["+15550001111"])]),
+            ("groupAllowFrom", [json!(["*"]), json!([])]),
+            ("groupPolicy", [json!("open"), json!("disabled")]),
+            ("historyLimit", [json!(0), json!(5)]),
+            ("dmHistoryLimit", [json!(1), json!(2)]),
+            ("dms", [json!({ "+1": { "historyLimit": 1 } }), json!({})]),
+            ("includeAttachments", [json!(true), json!(false)]),
+            ("mediaMaxMb", [json!(1), json!(2)]),
+            ("textChunkLimit", [json!(10), json!(20)]),
+            ("chunkMode", [json!("newline"), json!("length")]),
+            ("blockStreaming", [json!(true), json!(false)]),
+            (
+                "blockStreamingCoalesce",
+                [json!({ "minChars": 1 }), json!({})],
+            ),
+            (
+                "groups",
+                [
+                    json!({ "1": {} }),
+                    json!({ "*": { "requireMention": false } }),
+                ],
+            ),
+            ("heartbeat", [json!({ "a": 1 }), json!(null)]),
+            ("attachmentRoots", [json!(["/a"]), json!(["/b", "/c"])]),
+            ("remoteAttachmentRoots", [json!(["/r"]), json!([])]),
+            ("contextVisibility", [json!("all"), json!("allowlist")]),
+            ("reactionNotifications", [json!("off"), json!("all")]),
+            ("coalesceSameSenderDms", [json!(true), json!(false)]),
+            ("catchup", [json!({ "x": true }), json!([1])]),
+            ("probeTimeoutMs", [json!(1), json!(2)]),
+            ("sendReadReceipts", [json!(true), json!(false)]),
+            ("sendTransport", [json!("a"), json!({ "b": 1 })]),
+            ("defaultTo", [json!("chat_id:1"), json!("+15550001111")]),
+            ("streaming", [json!(1), json!("x")]),
+        ]
+    }
+
+    /// An account setting a random subset of every field, built from [`samples`].
+    fn any_account() -> impl Strategy<Value = RawAccount> {
+        let count = samples().len();
+        proptest::collection::vec(proptest::option::of(0..2usize), count).prop_map(|choices| {
+            let object: serde_json::Map<String, serde_json::Value> = samples()
+                .into_iter()
+                .zip(choices)
+                .filter_map(|((key, values), choice)| {
+                    let value = values.get(choice?)?.clone();
+                    // `null` reads as "not set"; keep it out so "set" stays unambiguous.
+                    (!value.is_null()).then(|| (key.to_owned(), value))
+                })
+                .collect();
+            serde_json::from_value(serde_json::Value::Object(object)).unwrap_or_default()
+        })
+    }
+
+    /// An account as a JSON object of the fields it sets.
+    fn fields(account: &RawAccount) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(account) {
+            Ok(serde_json::Value::Object(map)) => map,
+            other => panic!("an account serializes to an object, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_samples_cover_every_account_field() {
+        let schema = crate::schema::json_schema();
+        let mut known: Vec<&str> = schema["$defs"]["ImessageAccount"]["properties"]
+            .as_object()
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        known.sort_unstable();
+        let mut sampled: Vec<&str> = samples().iter().map(|(key, _)| *key).collect();
+        sampled.sort_unstable();
+        assert_eq!(sampled, known);
+        // Every sample is a valid value of its field (a bad one would make `any_account` fall back to empty).
+        for (key, values) in samples() {
+            for value in values.into_iter().filter(|v| !v.is_null()) {
+                let account: RawAccount =
+                    serde_json::from_value(serde_json::json!({ key: value.clone() }))
+                        .unwrap_or_else(|err| panic!("{key}: {value}: {err}"));
+                assert!(fields(&account).contains_key(key), "{key}: {value}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_field_obeys_the_merge_table(top in any_account(), acct in any_account()) {
+            let (t, a, m) = (fields(&top), fields(&acct), fields(&merge(&top, &acct)));
+            for (key, _) in samples() {
+                let expected = match key {
+                    // Additive, account first.
+                    "attachmentRoots" | "remoteAttachmentRoots" => {
+                        let list = |map: &serde_json::Map<String, serde_json::Value>| {
+                            map.get(key).and_then(|v| v.as_array()).cloned()
+                        };
+                        match (list(&a), list(&t)) {
+                            (None, None) => None,
+                            (x, y) => Some(serde_json::Value::Array(
+                                x.unwrap_or_default().into_iter().chain(y.unwrap_or_default()).collect(),
+                            )),
+                        }
+                    }
+                    // Everything else, allowlists and maps included: the account's value whole, else the section's.
+                    _ => a.get(key).or_else(|| t.get(key)).cloned(),
+                };
+                prop_assert_eq!(m.get(key).cloned(), expected, "field {}", key);
+            }
+            prop_assert_eq!(merge(&top, &RawAccount::default()), top.clone());
+            prop_assert_eq!(merge(&RawAccount::default(), &top), top);
+        }
+    }
+
     proptest! {
         #[test]
         fn an_empty_account_is_the_identity(top in account()) {
