@@ -53,9 +53,10 @@ pub struct ClientConfig {
     /// How many notifications the driver parks while that channel is full before it stops
     /// reading (default 1024). Responses behind parked notifications are still routed.
     pub notification_overflow: usize,
-    /// Timeout of every request except `send` (default 10 s).
+    /// Timeout of every request except `send` and `send.*` (default 10 s).
     pub request_timeout: Duration,
-    /// Timeout of `send` (default 150 s; bridge sends on macOS 26 can stall for minutes).
+    /// Timeout of `send` and `send.*` (default 150 s; bridge sends on macOS 26 can stall for
+    /// minutes).
     pub send_timeout: Duration,
     /// The binary named in a Full Disk Access error (default `imsg`).
     pub binary: String,
@@ -274,8 +275,8 @@ impl RpcClient {
     ///
     /// [`RpcError::Remote`] for a JSON-RPC error answer, [`RpcError::PermissionDenied`] for
     /// imsg's Full Disk Access error, [`RpcError::Timeout`] (or
-    /// [`RpcError::SendOutcomeUnknown`] for `send`) when no answer came in time, the recorded
-    /// [`RpcError::Closed`] or [`RpcError::Io`] once the session has ended, and
+    /// [`RpcError::SendOutcomeUnknown`] for `send` and `send.*`) when no answer came in time,
+    /// the recorded [`RpcError::Closed`] or [`RpcError::Io`] once the session has ended, and
     /// [`RpcError::InputClosed`] after [`RpcClient::close_input`].
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         self.request(method, &params, self.timeout_for(method))
@@ -387,7 +388,7 @@ impl RpcClient {
 
     /// The configured timeout for `method`.
     fn timeout_for(&self, method: &str) -> Duration {
-        if method == "send" {
+        if delivers_message(method) {
             self.shared.config.send_timeout
         } else {
             self.shared.config.request_timeout
@@ -474,8 +475,8 @@ impl RpcClient {
             Err(_) => {
                 // The guard removes the pending entry; the answer, if it comes, is logged.
                 drop(guard);
-                if method == "send" {
-                    warn!(id, "imsg rpc send timed out; outcome unknown, not retried");
+                if delivers_message(method) {
+                    warn!(id, %method, "imsg rpc send timed out; outcome unknown, not retried");
                     Err(RpcError::SendOutcomeUnknown { after: timeout })
                 } else {
                     Err(RpcError::Timeout {
@@ -494,6 +495,15 @@ impl RpcClient {
             stderr_tail: String::new(),
         })
     }
+}
+
+/// True for the methods that deliver a message: `send` and the `send.*` family (`send.rich`,
+/// `send.attachment`, and the `send.tracked`/`send.multipart`/`send.sticker` of newer imsg).
+///
+/// They get the long send timeout, and a timeout is [`RpcError::SendOutcomeUnknown`], never a
+/// plain (retryable-looking) [`RpcError::Timeout`].
+fn delivers_message(method: &str) -> bool {
+    method == "send" || method.starts_with("send.")
 }
 
 /// Removes a pending request from the driver's table when its caller stops waiting.
@@ -569,6 +579,8 @@ impl Driver {
             None => (None, None),
         };
         let mut eof_deadline: Option<Signal> = None;
+        // Whether bytes were read or notifications taken since the EOF deadline was armed.
+        let mut progress = false;
         let mut write_failed = false;
         let read_error = loop {
             let event = tokio::select! {
@@ -587,7 +599,10 @@ impl Driver {
                 read = reader.read_buf(self.decoder.buffer_mut()),
                     if self.parked.len() < overflow => Event::Read(read),
                 () = fire(&mut exited), if exited.is_some() => Event::PeerExited,
-                () = fire(&mut eof_deadline), if eof_deadline.is_some() => Event::EofOverdue,
+                // Not while back-pressure holds the reading: output still in the pipe would be
+                // lost, and the wait for EOF is the consumer's, not the peer's.
+                () = fire(&mut eof_deadline),
+                    if eof_deadline.is_some() && self.parked.len() < overflow => Event::EofOverdue,
             };
             match event {
                 Event::Command(Some(command)) => self.on_command(command),
@@ -603,7 +618,10 @@ impl Driver {
                         self.on_write_failure(failure);
                     }
                 }
-                Event::Delivered => self.pump(overflow),
+                Event::Delivered => {
+                    progress = true;
+                    self.pump(overflow);
+                }
                 Event::ConsumerGone => {
                     self.consumer_gone();
                     // Decoding stopped while the queue was full; what is already buffered (an
@@ -611,10 +629,19 @@ impl Driver {
                     self.pump(overflow);
                 }
                 Event::Read(Ok(0)) => break None,
-                Event::Read(Ok(_)) => self.pump(overflow),
+                Event::Read(Ok(_)) => {
+                    progress = true;
+                    self.pump(overflow);
+                }
                 Event::Read(Err(err)) => break Some(err),
                 Event::PeerExited => {
                     exited = None;
+                    progress = false;
+                    eof_deadline = Some(Box::pin(tokio::time::sleep(EOF_GRACE_AFTER_EXIT)));
+                }
+                Event::EofOverdue if progress => {
+                    // Output is still flowing (or waiting for the consumer): not a stuck pipe.
+                    progress = false;
                     eof_deadline = Some(Box::pin(tokio::time::sleep(EOF_GRACE_AFTER_EXIT)));
                 }
                 Event::EofOverdue => {
@@ -990,5 +1017,68 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     // EOF on its stdin is imsg's signal to exit.
     if let Err(err) = writer.shutdown().await {
         debug!(error = %err, "imsg rpc: closing the peer's input failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Hooks of a child that has already exited, and whose close error is a plain `Closed`.
+    fn exited_hooks() -> PeerHooks {
+        PeerHooks {
+            exited: Box::pin(async {}),
+            report: Box::new(|| {
+                Box::pin(async {
+                    RpcError::Closed {
+                        status: None,
+                        stderr_tail: String::new(),
+                    }
+                })
+            }),
+        }
+    }
+
+    fn message_line(id: i64) -> Vec<u8> {
+        let mut line = serde_json::to_vec(&json!({"jsonrpc":"2.0","method":"message",
+            "params":{"subscription":1,"message":{"id":id,"text":"x".repeat(300)}}}))
+        .unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn output_left_in_the_pipe_after_the_exit_is_not_lost_to_a_slow_consumer() {
+        // The child wrote 30 rows and exited; most of them still sit in a small pipe when the
+        // consumer, busy elsewhere, only starts reading long after the exit grace period.
+        let (ours, theirs) = tokio::io::duplex(512);
+        let (reader, _unused) = tokio::io::split(ours);
+        let (_peer_reader, mut peer_writer) = tokio::io::split(theirs);
+        let config = ClientConfig {
+            notification_capacity: 2,
+            notification_overflow: 2,
+            ..ClientConfig::default()
+        };
+        let (client, mut notifications) =
+            RpcClient::start(reader, tokio::io::sink(), config, Some(exited_hooks()));
+        tokio::spawn(async move {
+            for id in 1..=30 {
+                if peer_writer.write_all(&message_line(id)).await.is_err() {
+                    return;
+                }
+            }
+            // Dropping the writer is the EOF that follows the child's last line.
+        });
+        tokio::time::sleep(EOF_GRACE_AFTER_EXIT * 5).await;
+        let mut seen = Vec::new();
+        while let Some(n) = notifications.recv().await {
+            match n {
+                Notification::Message(event) => seen.push(event.message.id),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(seen, (1..=30).collect::<Vec<_>>());
+        assert!(client.close_reason().is_some());
     }
 }

@@ -608,3 +608,25 @@ async fn a_request_queued_behind_a_failed_write_fails_at_once_and_is_not_outcome
     let err = client.call("chats.list", json!({})).await.unwrap_err();
     assert!(matches!(err, RpcError::Io { .. }), "{err:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_bridge_send_is_outcome_unknown_too() {
+    // `send.rich` and `send.attachment` deliver messages like `send` does: a timeout must not
+    // look like a plain, retryable `Timeout`, and they get the long send timeout.
+    let mut config = ClientConfig::default();
+    config.request_timeout = Duration::from_secs(10);
+    config.send_timeout = Duration::from_secs(150);
+    let (client, _n, mut peer) = session(config, 64 * 1024);
+    for method in ["send.rich", "send.attachment"] {
+        let call = tokio::spawn({
+            let client = client.clone();
+            async move { client.call(method, json!({"chat_id":1,"text":"hi"})).await }
+        });
+        peer.request().await;
+        let err = call.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, RpcError::SendOutcomeUnknown { after } if after == Duration::from_secs(150)),
+            "{method}: {err:?}"
+        );
+    }
+}
