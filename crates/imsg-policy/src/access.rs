@@ -355,17 +355,12 @@ impl fmt::Display for PolicyWarning {
 pub fn startup_warnings(policy: &AccessPolicy) -> Vec<PolicyWarning> {
     let mut warnings = Vec::new();
     if policy.group_policy != GroupPolicy::Disabled {
-        let lists_empty = policy.group_policy == GroupPolicy::Allowlist
-            && policy.effective_group_allow().is_empty()
-            && !policy
-                .groups_config
-                .values()
-                .any(|rule| rule.allow_from.as_ref().is_some_and(|l| !l.is_empty()));
-        if lists_empty {
+        let reach = group_reach(policy);
+        if policy.group_policy == GroupPolicy::Allowlist && !reach.admitted {
             // Every group message is dropped before mention gating, so a
             // mention warning would only add noise.
             warnings.push(PolicyWarning::EmptyGroupAllowlist);
-        } else if any_group_requires_mention(policy) {
+        } else if reach.needs_mention {
             if policy.mention_patterns.is_empty() {
                 warnings.push(PolicyWarning::MentionRequiredWithoutPatterns { agent_id: None });
             }
@@ -394,23 +389,45 @@ pub fn startup_warnings(policy: &AccessPolicy) -> Vec<PolicyWarning> {
     warnings
 }
 
-/// Whether some admitted group would require a mention: the same rule as the runtime gate.
-fn any_group_requires_mention(policy: &AccessPolicy) -> bool {
-    let default = policy.default_require_mention();
-    if policy.groups_is_allowlist() && policy.groups_wildcard.is_none() {
-        // Only the listed groups are admitted; each uses its own value, else the default.
-        policy
-            .groups_by_id
-            .values()
-            .chain(policy.groups_by_name.values())
-            .any(|g| g.require_mention.unwrap_or(default))
-    } else {
-        // Unlisted groups are admitted and use the default.
-        default
-            || policy
-                .groups_by_id
-                .values()
-                .chain(policy.groups_by_name.values())
-                .any(|g| g.require_mention.unwrap_or(default))
+/// What the group gates let through, by the same rules as the runtime checks G3, G4 and G6.
+struct GroupReach {
+    /// Some group's sender list can admit someone (or no list applies).
+    admitted: bool,
+    /// Some group whose sender list can admit someone requires a mention.
+    needs_mention: bool,
+}
+
+/// Walks the chats the `groups` map admits (each listed one, and every unlisted
+/// one when the map is empty or has `*`) with the sender list each meets: its
+/// own `allowFrom`, else `*`'s, else under allowlist the effective `groupAllowFrom`.
+fn group_reach(policy: &AccessPolicy) -> GroupReach {
+    let wildcard = policy.groups_wildcard.as_ref();
+    let wildcard_list = wildcard.and_then(|g| g.allow_from.as_ref());
+    let default_mention = policy.default_require_mention();
+    let can_admit = |own: Option<&AllowSet>| match own.or(wildcard_list) {
+        Some(list) => !list.is_empty(),
+        None => {
+            policy.group_policy != GroupPolicy::Allowlist
+                || !policy.effective_group_allow().is_empty()
+        }
+    };
+    let mut reach = GroupReach {
+        admitted: false,
+        needs_mention: false,
+    };
+    if (!policy.groups_is_allowlist() || wildcard.is_some()) && can_admit(None) {
+        reach.admitted = true;
+        reach.needs_mention |= default_mention;
     }
+    for group in policy
+        .groups_by_id
+        .values()
+        .chain(policy.groups_by_name.values())
+    {
+        if can_admit(group.allow_from.as_ref()) {
+            reach.admitted = true;
+            reach.needs_mention |= group.require_mention.unwrap_or(default_mention);
+        }
+    }
+    reach
 }

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use imsg_policy::{
-    AccessPolicy, ChatKey, CommandSettings, DecideContext, DmPolicy, GroupPolicy, GroupRule,
-    InboundMessage, LoopGuard, MentionPatterns, PairingSnapshot, RecentSends, ScriptedCodes,
-    UnixMillis, check_outbound, decide, decide_explained,
+    AccessPolicy, ChatKey, ChatType, CommandSettings, DecideContext, Decision, DmPolicy,
+    DropReason, GroupPolicy, GroupRule, InboundMessage, LoopGuard, MentionPatterns,
+    PairingSnapshot, PolicyWarning, RecentSends, ScriptedCodes, UnixMillis, check_outbound, decide,
+    decide_explained, startup_warnings,
 };
 use imsg_target::{AllowEntry, Handle, Region, Service, Target};
 use proptest::prelude::*;
@@ -209,6 +210,25 @@ proptest! {
                 })
             });
             let _ = check_outbound(&policy, &target, origin.as_ref(), &pairing);
+        }
+    }
+
+    #[test]
+    fn startup_warnings_mirror_the_gates(policy in policy(), message in message()) {
+        let warnings = startup_warnings(&policy);
+        let pairing = PairingSnapshot::new(policy.account_id());
+        let decision = decide(&policy, &message, &DecideContext::new(&pairing, UnixMillis::new(0)));
+        if warnings.contains(&PolicyWarning::EmptyGroupAllowlist) {
+            prop_assert!(
+                !matches!(&decision, Decision::Dispatch(d) if d.chat_type == ChatType::Group),
+                "{} despite {:?}", decision, warnings
+            );
+        }
+        if decision.drop_reason() == Some(DropReason::NoMentionPatterns) {
+            prop_assert!(
+                warnings.iter().any(|w| matches!(w, PolicyWarning::MentionRequiredWithoutPatterns { .. })),
+                "{} without a warning", decision
+            );
         }
     }
 

@@ -88,3 +88,47 @@ fn the_mention_warning_mirrors_the_runtime_gate() {
     );
     assert!(decide_plain(&policy, &group(1, "+15550001111", "hello")).is_dispatch());
 }
+
+#[test]
+fn the_group_warnings_follow_the_lists_groups_really_meet() {
+    use std::collections::BTreeMap;
+
+    use imsg_policy::GroupRule;
+
+    let rule = |require_mention: Option<bool>, allow_from: Option<&[&str]>| GroupRule {
+        require_mention,
+        allow_from: allow_from.map(entries),
+        ..GroupRule::default()
+    };
+    let empty: &[&str] = &[];
+    // `*` with its own empty list: every group meets an empty list, whatever groupAllowFrom says.
+    let all_empty = AccessPolicy::builder("default")
+        .group_allow_from(Some(entries(&["+15550001111"])))
+        .groups(BTreeMap::from([("*".to_owned(), rule(None, Some(empty)))]))
+        .build();
+    assert_eq!(
+        decide_plain(&all_empty, &group(1, "+15550001111", "hello")).drop_reason(),
+        Some(DropReason::GroupAllowlistEmpty)
+    );
+    assert_eq!(
+        startup_warnings(&all_empty),
+        [PolicyWarning::EmptyGroupAllowlist]
+    );
+    // The only group that needs a mention admits nobody; the others need none.
+    let unreachable_mention = AccessPolicy::builder("default")
+        .group_policy(GroupPolicy::Open)
+        .groups(BTreeMap::from([
+            ("42".to_owned(), rule(Some(true), Some(empty))),
+            ("*".to_owned(), rule(Some(false), None)),
+        ]))
+        .build();
+    assert_eq!(
+        decide_plain(&unreachable_mention, &group(42, "+15550001111", "hello")).drop_reason(),
+        Some(DropReason::GroupAllowlistEmpty)
+    );
+    assert!(decide_plain(&unreachable_mention, &group(7, "+15550001111", "hello")).is_dispatch());
+    assert_eq!(
+        startup_warnings(&unreachable_mention),
+        [PolicyWarning::GroupsOpen]
+    );
+}
