@@ -8,8 +8,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use imsg_rpc::{
-    ChatsListParams, HistoryParams, Notification, RpcError, SendParams, SendTarget, Service,
-    SubscribeParams, probe,
+    ChatsListParams, ClientConfig, HistoryParams, Notification, RpcError, SendParams, SendTarget,
+    Service, SubscribeParams, probe,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
@@ -128,11 +128,8 @@ async fn ex03_to_09_framing_and_errors() {
         r#"{"jsonrpc":"2.0","method":"chats.list","params":{"limit":1}}"#,
         r#"{"method":"messages.history","params":{}}"#,
     ];
-    let got: Vec<Value> = raw_exchange(&fixture.db(), &lines, 7)
-        .await
-        .into_iter()
-        .map(without_parse_data)
-        .collect();
+    let answers = raw_exchange(&fixture.db(), &lines, 7).await;
+    let got: Vec<Value> = answers.iter().cloned().map(without_parse_data).collect();
     let parse = json!({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}});
     let want = vec![
         parse.clone(),
@@ -144,6 +141,50 @@ async fn ex03_to_09_framing_and_errors() {
         json!({"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"Invalid params","data":"chat_id is required"}}),
     ];
     assert_eq!(got, want);
+
+    // The same seven answers reaching imsg-rpc with ids it never sent (null, 1, "a7", 8): all
+    // are orphans, none is fatal, and the session answers the next request normally.
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    let (client, _notifications) = imsg_rpc::RpcClient::connect(ours, ClientConfig::default());
+    let (peer_read, mut peer_write) = tokio::io::split(theirs);
+    let mut peer_read = BufReader::new(peer_read);
+    for answer in &answers {
+        let mut line = serde_json::to_vec(answer).unwrap();
+        line.push(b'\n');
+        peer_write.write_all(&line).await.unwrap();
+    }
+    // Let them all be read before a request with id 1 exists.
+    tokio::time::timeout(BOUND, async {
+        while client.counters().lines < 7 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.call("chats.list", json!({"limit":1})).await }
+    });
+    let mut request = String::new();
+    tokio::time::timeout(BOUND, peer_read.read_line(&mut request))
+        .await
+        .unwrap()
+        .unwrap();
+    let request: Value = serde_json::from_str(&request).unwrap();
+    assert_eq!(request["id"], 1);
+    let mut line =
+        serde_json::to_vec(&json!({"jsonrpc":"2.0","id":1,"result":{"chats":[]}})).unwrap();
+    line.push(b'\n');
+    peer_write.write_all(&line).await.unwrap();
+    let answer = tokio::time::timeout(BOUND, call).await.unwrap().unwrap();
+    assert_eq!(answer.unwrap(), json!({"chats":[]}));
+    let counters = client.counters();
+    assert_eq!(
+        (counters.orphan_responses, counters.bad_lines),
+        (7, 0),
+        "{counters:?}"
+    );
+    assert!(client.close_reason().is_none());
 
     // Through imsg-rpc: an unknown method is a typed remote error, rendered like the clients.
     let mut session = fixture.spawn();

@@ -284,3 +284,31 @@ async fn shutdown_kills_group_members_that_ignore_sigterm() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     assert_dies(&pidfile).await;
 }
+
+#[tokio::test]
+async fn a_100_mb_stderr_line_is_cut_and_the_tail_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "imsg",
+        "head -c 100000000 /dev/zero | tr '\\0' x >&2\necho >&2\necho 'last words' >&2\nexit 4",
+    );
+    let (_child, client, _n) = spawn(options(&path)).unwrap();
+    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
+        .await
+        .unwrap()
+        .unwrap_err();
+    match &err {
+        RpcError::Closed {
+            status,
+            stderr_tail,
+        } => {
+            assert_eq!(status.and_then(|s| s.code()), Some(4));
+            assert_eq!(
+                stderr_tail,
+                "<stderr line longer than 4096 bytes>\nlast words"
+            );
+        }
+        other => panic!("expected Closed, got {other:?}"),
+    }
+}
