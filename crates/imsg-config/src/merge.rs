@@ -5,6 +5,7 @@
 //! who may talk to it), and attachment roots are the one additive exception.
 
 use crate::raw::{RawAccount, RawImessage};
+use crate::validate::normalize_account_id;
 
 /// The account's value when it set one, else the channel's.
 fn pick<T: Clone>(account: &Option<T>, top: &Option<T>) -> Option<T> {
@@ -86,7 +87,8 @@ pub(crate) fn merge(top: &RawAccount, account: &RawAccount) -> RawAccount {
 /// Migrates the legacy top-level `imessage` section into `channels.imessage` (merge-missing, as the anchor's
 /// loader does): every key already under `channels.imessage` wins, and anything only the legacy section has
 /// is taken from it. Keys are filled at the section level, in `accounts`, and inside each account; a field's
-/// value is taken whole from one side. Unlike the anchor, which recursed into every object, a legacy
+/// value is taken whole from one side, and account keys are matched by their id (`Work` is `work`). Unlike the
+/// anchor, which recursed into every object and matched account keys exactly, a legacy
 /// `groups` map can therefore not add chats (or a group `allowFrom`) to the allowlist under
 /// `channels.imessage`.
 pub(crate) fn migrate_legacy(current: RawImessage, legacy: RawImessage) -> RawImessage {
@@ -118,8 +120,25 @@ fn fill_missing(target: &mut serde_json::Value, source: serde_json::Value, level
     else {
         return;
     };
+    // Account keys are matched by id (`Work` is `work`), as everywhere else, and the current key wins. Only
+    // keys the current section wrote are candidates, and a legacy id written twice is never folded, so such
+    // duplicates still reach the duplicate-id error.
+    let current_keys: Vec<String> = target.keys().cloned().collect();
+    let legacy_ids: Vec<String> = source.keys().map(|k| normalize_account_id(k)).collect();
     for (key, value) in source {
-        match target.get_mut(&key) {
+        let existing_key = match level {
+            Level::Accounts => {
+                let id = normalize_account_id(&key);
+                let unique = legacy_ids.iter().filter(|other| **other == id).count() == 1;
+                current_keys
+                    .iter()
+                    .find(|k| unique && normalize_account_id(k) == id)
+                    .cloned()
+                    .unwrap_or_else(|| key.clone())
+            }
+            Level::Section | Level::Account => key.clone(),
+        };
+        match target.get_mut(&existing_key) {
             None => {
                 target.insert(key, value);
             }

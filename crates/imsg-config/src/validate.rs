@@ -107,7 +107,8 @@ pub(crate) fn is_safe_remote_host(value: &str) -> bool {
 /// Normalizes an attachment root pattern (section 6.5), or `None` when it is not a valid absolute pattern.
 ///
 /// Backslashes become `/`, `.` segments are dropped and `..` removes the previous segment, a trailing `/` is
-/// dropped; `/` alone, relative paths, control characters, `**` and partial globs such as `foo*` are invalid.
+/// dropped; `/` alone (or only `*` segments, such as `/*`), relative paths, control characters, `**` and
+/// partial globs such as `foo*` are invalid.
 /// A Windows drive path (`C:/...`) is accepted and keeps its drive.
 pub(crate) fn normalize_root(raw: &str) -> Option<String> {
     // NUL, line breaks and other control characters never belong in a root (crates.md 1.5).
@@ -141,7 +142,8 @@ pub(crate) fn normalize_root(raw: &str) -> Option<String> {
             _ => return None,
         }
     }
-    if segments.is_empty() {
+    // `/` admits every file, and so does a root of `*` segments only (`/*`, `/*/*`).
+    if segments.iter().all(|s| *s == "*") {
         return None;
     }
     Some(format!("{prefix}/{}", segments.join("/")))
@@ -264,6 +266,15 @@ mod tests {
             assert!(!is_safe_executable(raw), "{raw:?}");
         }
         assert!(is_safe_executable("./-imsg"));
+    }
+
+    #[test]
+    fn attachment_roots_need_a_literal_segment() {
+        // `/` alone is rejected because it admits every file; `/*` and `/*/*` admit just as much.
+        for raw in ["/*", "/*/*", "\\*", "C:/*", "/*/.."] {
+            assert_eq!(normalize_root(raw), None, "{raw:?}");
+        }
+        assert_eq!(normalize_root("/*/x").as_deref(), Some("/*/x"));
     }
 
     #[test]

@@ -228,6 +228,39 @@ fn the_legacy_section_cannot_widen_a_groups_allowlist() {
 }
 
 #[test]
+fn legacy_accounts_are_matched_case_insensitively() {
+    // `accounts.Work` under channels.imessage and `accounts.work` in the legacy section are one account: the
+    // legacy one fills in what the current one lacks, and the current key wins.
+    let config = from_str(
+        "{ channels: { imessage: { accounts: { Work: { dmPolicy: 'allowlist', allowFrom: ['+15550001111'] } } } }, \
+         imessage: { accounts: { work: { dmPolicy: 'open', allowFrom: ['*'], cliPath: '/old/imsg' } } } }",
+        &LoadOptions::new("c.json5"),
+    )
+    .unwrap_or_else(|err| panic!("should load: {err}"));
+    assert_eq!(config.accounts.len(), 1);
+    let work = config.to_json()["accounts"][0].clone();
+    assert_eq!(work["key"], "Work");
+    assert_eq!(work["policy"]["dmPolicy"], "allowlist");
+    assert_eq!(
+        work["policy"]["allowFrom"],
+        serde_json::json!(["+15550001111"])
+    );
+    assert_eq!(work["process"]["cliPath"], "/old/imsg");
+    // Two legacy keys with one id are still the duplicate-id error, not folded into the current account.
+    let err = load_err(
+        "{ channels: { imessage: { accounts: { WORK: {} } } }, \
+         imessage: { accounts: { Work: { allowFrom: ['+15550001111'] }, work: { groupAllowFrom: ['*'] } } } }",
+    );
+    assert!(
+        matches!(
+            err.kind(),
+            imsg_config::ConfigErrorKind::DuplicateAccountId { .. }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_mention_pattern_that_matches_every_message_is_an_error() {
     // Like a blank pattern, a pattern that matches the empty text makes every group message a mention.
     for pattern in ["@clawd|", "x*", "^", "(?:)"] {
