@@ -235,18 +235,25 @@ impl PairingSnapshot {
         live
     }
 
-    /// What a message from `sender_id` would do at `now`, without changing anything.
+    /// What a message from `sender_id` would do at `now`, without changing anything:
+    /// exactly what [`PairingSnapshot::request`] will do after pruning.
     pub fn pending_state(&self, sender_id: &str, now: UnixMillis) -> PendingState {
-        let mut live = 0;
-        for r in self.requests.iter().filter(|r| !r.is_expired(now)) {
-            if r.sender_id == sender_id && !r.code.trim().is_empty() {
-                return PendingState::Pending {
-                    code: r.code.clone(),
-                };
-            }
-            live += 1;
+        let mut live: Vec<&PairingRequest> = self
+            .requests
+            .iter()
+            .filter(|r| !r.is_expired(now))
+            .collect();
+        if live.len() > MAX_PENDING_REQUESTS {
+            live.sort_by(|a, b| most_recently_seen_first(a, b));
+            live.truncate(MAX_PENDING_REQUESTS);
         }
-        if live >= MAX_PENDING_REQUESTS {
+        if let Some(r) = live.iter().find(|r| r.sender_id == sender_id) {
+            // A blank stored code is replaced, and still nothing is sent.
+            return PendingState::Pending {
+                code: r.code.clone(),
+            };
+        }
+        if live.len() >= MAX_PENDING_REQUESTS {
             PendingState::CapReached
         } else {
             PendingState::New
@@ -258,11 +265,7 @@ impl PairingSnapshot {
     pub fn prune(&mut self, now: UnixMillis) {
         self.requests.retain(|r| !r.is_expired(now));
         if self.requests.len() > MAX_PENDING_REQUESTS {
-            self.requests.sort_by(|a, b| {
-                b.last_seen_at
-                    .cmp(&a.last_seen_at)
-                    .then(a.sender_id.cmp(&b.sender_id))
-            });
+            self.requests.sort_by(most_recently_seen_first);
             self.requests.truncate(MAX_PENDING_REQUESTS);
             self.requests.sort_by_key(|r| r.created_at);
         }
@@ -362,6 +365,13 @@ impl PairingSnapshot {
         }
         Err(PairingError::CodeExhausted)
     }
+}
+
+/// The order in which [`PairingSnapshot::prune`] keeps requests over the cap.
+fn most_recently_seen_first(a: &PairingRequest, b: &PairingRequest) -> std::cmp::Ordering {
+    b.last_seen_at
+        .cmp(&a.last_seen_at)
+        .then(a.sender_id.cmp(&b.sender_id))
 }
 
 /// The name of the gateway binary, as it appears in the approve command.

@@ -335,3 +335,55 @@ fn a_snapshot_of_another_account_says_nothing_about_pending_requests() {
         }
     }
 }
+
+#[test]
+fn the_pending_state_is_what_request_will_do() {
+    // A stored file may hold more than three live requests and blank codes;
+    // `request` prunes to the three most recently seen and keeps a blank-code
+    // request as pending. What decide reports must match what request does.
+    let stored = |sender: &str, code: &str, seen: i64| imsg_policy::PairingRequest {
+        sender_id: sender.into(),
+        code: code.into(),
+        created_at: NOW,
+        last_seen_at: NOW.add_millis(seen),
+        chat_id: None,
+    };
+    let snapshot = PairingSnapshot::from_parts(
+        "default",
+        Vec::new(),
+        vec![
+            stored("+15550000001", "AAAAAAAA", 1),
+            stored("+15550000002", "BBBBBBBB", 2),
+            stored("+15550000003", "CCCCCCCC", 3),
+            stored("+15550000004", "DDDDDDDD", 4),
+            stored("+15550000005", "", 5),
+        ],
+    );
+    for sender in [
+        "+15550000001",
+        "+15550000002",
+        "+15550000004",
+        "+15550000005",
+        "+15550000009",
+    ] {
+        let at = NOW.add_millis(10);
+        let predicted = snapshot.pending_state(sender, at);
+        let outcome = snapshot
+            .clone()
+            .request(&handle(sender), None, at, &mut forced(&[7]))
+            .unwrap();
+        let consistent = matches!(
+            (&predicted, &outcome),
+            (PendingState::New, PairOutcome::Created { .. })
+                | (
+                    PendingState::Pending { .. },
+                    PairOutcome::AlreadyPending { .. }
+                )
+                | (PendingState::CapReached, PairOutcome::CapReached)
+        );
+        assert!(
+            consistent,
+            "{sender}: predicted {predicted:?}, got {outcome:?}"
+        );
+    }
+}
