@@ -70,7 +70,7 @@ pub fn check_outbound(
     let reply = origin.filter(|o| o.target == *target);
     match (reply, target) {
         (Some(o), _) if o.chat_type == ChatType::Direct => {
-            check_direct(policy, &o.sender, None, &chat_facts(target), pairing)
+            check_direct(policy, &o.sender, None, &chat_facts(target), pairing, true)
         }
         (Some(o), _) => check_group(policy, target, Some(&o.sender)),
         (None, Target::Handle { to, service }) => {
@@ -81,7 +81,14 @@ pub fn check_outbound(
                 Service::Auto => None,
                 known => Some(*known),
             };
-            check_direct(policy, &handle, service, &ChatFacts::default(), pairing)
+            check_direct(
+                policy,
+                &handle,
+                service,
+                &ChatFacts::default(),
+                pairing,
+                false,
+            )
         }
         (None, chat) => check_group(policy, chat, None),
     }
@@ -158,17 +165,22 @@ fn check_group(
 }
 
 /// The rules for direct conversations with `handle` over `service` (`None` = automatic).
+///
+/// A `reply` answers a DM that [`decide`](crate::decide) dispatched, so a
+/// pairing approval of this account counts under every DM policy, as it does
+/// there; an agent-initiated send reaches approved senders only under `pairing`.
 fn check_direct(
     policy: &AccessPolicy,
     handle: &Handle,
     service: Option<Service>,
     chat: &ChatFacts<'_>,
     pairing: &PairingSnapshot,
+    reply: bool,
 ) -> Result<(), OutboundError> {
     if policy.dm_policy == DmPolicy::Open {
         return Ok(());
     }
-    let paired = policy.dm_policy == DmPolicy::Pairing
+    let paired = (reply || policy.dm_policy == DmPolicy::Pairing)
         && pairing.account_id() == policy.account_id
         && pairing.is_approved(handle.as_str());
     let default_to = match &policy.default_to {

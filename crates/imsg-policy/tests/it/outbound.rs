@@ -263,6 +263,14 @@ fn outbound_targets() {
             ),
         },
         Case {
+            name: "reply into a DM from a sender approved on this account, under allowlist",
+            policy: allowlisted(),
+            target: "chat_id:9",
+            origin: Some(("chat_id:9", ChatType::Direct, "+15550002222")),
+            paired: &["+15550002222"],
+            expected: Ok(()),
+        },
+        Case {
             name: "reply into a DM admitted by a chat entry",
             policy: allowlisted().allow_from(entries(&["chat_id:9"])),
             target: "chat_id:9",
