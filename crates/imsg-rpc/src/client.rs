@@ -817,10 +817,14 @@ impl Driver {
         match &mut self.permission_hint {
             Some(hint) if hint.len() < PERMISSION_HINT_BYTES => {
                 hint.push('\n');
-                hint.push_str(&text);
+                push_bounded(hint, &text, PERMISSION_HINT_BYTES);
             }
             Some(_) => {}
-            None if is_permission_text(&text) => self.permission_hint = Some(text.into_owned()),
+            None if is_permission_text(&text) => {
+                let mut hint = String::new();
+                push_bounded(&mut hint, &text, PERMISSION_HINT_BYTES);
+                self.permission_hint = Some(hint);
+            }
             None => {}
         }
     }
@@ -972,6 +976,16 @@ fn parse_id(raw: &RawValue) -> Option<u64> {
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
+}
+
+/// Appends as much of `text` as fits in `limit` bytes of `out`, on a character boundary.
+fn push_bounded(out: &mut String, text: &str, limit: usize) {
+    let room = limit.saturating_sub(out.len());
+    let mut end = text.len().min(room);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push_str(&text[..end]);
 }
 
 /// The first bytes of a line, lossily decoded and escaped, for logs.

@@ -21,7 +21,7 @@ use crate::client::{ClientConfig, CloseReporter, Notifications, PeerHooks, RpcCl
 use crate::error::RpcError;
 use crate::frame::{Frame, LineDecoder};
 
-/// Longest stderr line kept; longer ones are cut.
+/// Longest stderr line kept; a longer one is discarded and logged as a marker.
 const STDERR_LINE_BYTES: usize = 4096;
 
 /// How long the reporter waits for the exit status after stdout closed.

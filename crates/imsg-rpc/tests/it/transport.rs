@@ -630,3 +630,28 @@ async fn a_timed_out_bridge_send_is_outcome_unknown_too() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_kept_permission_banner_stays_small_after_a_huge_junk_line() {
+    // The recorded error is cloned to every pending and later request, so the banner text kept
+    // for it must stay bounded even when a huge (but not oversized) junk line follows it.
+    let (client, _n, mut peer) = session(ClientConfig::default(), 64 * 1024);
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.chats_list(&ChatsListParams { limit: Some(1) }).await }
+    });
+    peer.request().await;
+    peer.write(b"Permission Error: Cannot access Messages database\n")
+        .await;
+    let junk = format!("{}\n", "j".repeat(1_000_000));
+    peer.write(junk.as_bytes()).await;
+    drop(peer);
+    let err = call.await.unwrap().unwrap_err();
+    match &err {
+        RpcError::PermissionDenied { detail, .. } => {
+            assert!(detail.starts_with("Permission Error"), "{detail:.80}");
+            assert!(detail.len() <= 4096, "kept {} bytes", detail.len());
+        }
+        other => panic!("expected PermissionDenied, got {other:?}"),
+    }
+}
