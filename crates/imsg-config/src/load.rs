@@ -314,10 +314,13 @@ fn unknown_key(message: &str) -> Option<(String, Vec<String>)> {
     Some((key, ticks.collect()))
 }
 
-/// JSON5 keeps the last of two equal keys silently; inside the iMessage section that hides a setting.
+/// JSON5 keeps the last of two equal keys silently; inside the iMessage section that hides a setting, and a
+/// second `channels` object would replace the whole section.
 fn check_duplicate_keys(source: &str, index: &KeyIndex) -> Result<(), ConfigError> {
+    let channel_prefix = CHANNEL_PREFIX.map(String::from);
     let in_section = |path: &[String]| {
-        path.starts_with(&CHANNEL_PREFIX.map(String::from))
+        path.starts_with(&channel_prefix)
+            || channel_prefix.starts_with(path)
             || path.starts_with(&LEGACY_PREFIX.map(String::from))
     };
     match index.duplicates().iter().find(|(path, _)| in_section(path)) {

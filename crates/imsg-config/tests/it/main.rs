@@ -261,6 +261,22 @@ fn legacy_accounts_are_matched_case_insensitively() {
 }
 
 #[test]
+fn a_duplicate_channels_key_cannot_replace_the_section() {
+    // JSON5 keeps the last of two equal keys, so a second `channels` object silently replaces the whole
+    // iMessage section written in the first one.
+    let err = load_err(
+        "{ channels: { imessage: { dmPolicy: 'allowlist', allowFrom: ['+15550001111'] } },\n  \
+         channels: { imessage: { dmPolicy: 'open', allowFrom: ['*'] } } }",
+    );
+    assert_eq!(err.path(), "channels", "{err}");
+    assert!(
+        matches!(err.kind(), imsg_config::ConfigErrorKind::DuplicateKey(_)),
+        "{err}"
+    );
+    assert_eq!(err.position().map(|p| p.line), Some(2), "{err}");
+}
+
+#[test]
 fn a_mention_pattern_that_matches_every_message_is_an_error() {
     // Like a blank pattern, a pattern that matches the empty text makes every group message a mention.
     for pattern in ["@clawd|", "x*", "^", "(?:)"] {
