@@ -244,7 +244,9 @@ impl AccessPolicyBuilder {
         self
     }
 
-    /// Sets `defaultTo`, the target proactive sends may always reach.
+    /// Sets `defaultTo`. A handle target there may always be messaged
+    /// ([`check_outbound`](crate::check_outbound) admits it whatever `allowFrom`
+    /// says); a chat target gets no exemption and follows the group rules.
     pub fn default_to(mut self, target: Option<Target>) -> Self {
         self.default_to = target;
         self
