@@ -90,6 +90,9 @@ pub enum ConfigErrorKind {
     /// `cliPath` is not a safe executable.
     #[error("cliPath `{0}` is not a safe executable (no shell metacharacters, quotes or options)")]
     UnsafeCliPath(String),
+    /// `dbPath` is not a safe path (the `cliPath` rule: imsg's arguments may reach a remote shell).
+    #[error("dbPath `{0}` is not a safe path (no shell metacharacters, quotes or options)")]
+    UnsafeDbPath(String),
     /// `remoteHost` is not `host` or `user@host`.
     #[error("remoteHost `{0}` must be `host` or `user@host` (no spaces, options or paths)")]
     UnsafeRemoteHost(String),

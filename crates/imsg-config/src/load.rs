@@ -707,6 +707,16 @@ fn validate_fields(ctx: &Ctx<'_>, scope: &Scope, raw: &RawAccount) -> Result<(),
             ConfigErrorKind::UnsafeCliPath(cli.clone()),
         ));
     }
+    // imsg gets `--db <dbPath>`, and behind an `ssh host imsg "$@"` wrapper the remote shell reads it again.
+    if let Some(db) = &raw.db_path
+        && !db.trim().is_empty()
+        && !is_safe_executable(db)
+    {
+        return Err(ctx.error(
+            &scope.field("dbPath"),
+            ConfigErrorKind::UnsafeDbPath(db.clone()),
+        ));
+    }
     if let Some(host) = &raw.remote_host {
         let host = host.trim();
         if !host.is_empty() && !is_safe_remote_host(host) {

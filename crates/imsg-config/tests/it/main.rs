@@ -277,6 +277,35 @@ fn a_duplicate_channels_key_cannot_replace_the_section() {
 }
 
 #[test]
+fn db_path_follows_the_safe_path_rule() {
+    // imsg gets `--db <dbPath>`; behind the usual `exec ssh host imsg "$@"` wrapper the remote shell re-reads
+    // it, so shell metacharacters, quotes, line breaks and a leading `-` are injection, not a path.
+    for db in [
+        "/x/chat.db; rm -rf ~",
+        "$(id)",
+        "/x/chat.db\nboom",
+        "--help",
+        "/x/'chat'.db",
+    ] {
+        let text = format!(
+            "{{ channels: {{ imessage: {{ accounts: {{ w: {{ dbPath: {} }} }} }} }} }}",
+            serde_json::Value::String(db.to_owned())
+        );
+        let err = load_err(&text);
+        assert_eq!(err.path(), "channels.imessage.accounts.w.dbPath", "{err}");
+    }
+    let policy = from_str(
+        "{ channels: { imessage: { dbPath: '~/Library/Messages/chat.db' } } }",
+        &LoadOptions::new("c.json5").with_home("/Users/bot"),
+    )
+    .unwrap_or_else(|err| panic!("should load: {err}"));
+    assert_eq!(
+        policy.accounts[0].process.db_path.as_deref(),
+        Some("/Users/bot/Library/Messages/chat.db")
+    );
+}
+
+#[test]
 fn a_mention_pattern_that_matches_every_message_is_an_error() {
     // Like a blank pattern, a pattern that matches the empty text makes every group message a mention.
     for pattern in ["@clawd|", "x*", "^", "(?:)"] {
