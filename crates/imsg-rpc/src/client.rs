@@ -85,7 +85,8 @@ pub struct Counters {
     pub bad_lines: u64,
     /// Lines longer than the maximum, discarded.
     pub oversized: u64,
-    /// Notifications handed to the consumer's queue.
+    /// Notifications decoded and handed on, including those discarded after the consumer
+    /// dropped its receiver.
     pub notifications: u64,
     /// Responses whose id matched no pending request (unknown, duplicate or late).
     pub orphan_responses: u64,
