@@ -213,7 +213,8 @@ impl ImsgChild {
         wait_status(&mut self.status, timeout).await
     }
 
-    /// Stops the child: closes its stdin, waits, sends SIGTERM, waits, sends SIGKILL, waits.
+    /// Stops the child: closes its stdin, waits, sends SIGTERM, waits, sends SIGKILL, waits;
+    /// then SIGTERM, a wait and SIGKILL for anything the child left in its process group.
     ///
     /// Every wait is bounded by the options' grace periods. Returns the exit status, or `None`
     /// if the child could not be reaped even after SIGKILL.

@@ -655,3 +655,36 @@ async fn the_kept_permission_banner_stays_small_after_a_huge_junk_line() {
         other => panic!("expected PermissionDenied, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn odd_ids_are_orphans_and_never_fatal() {
+    let (client, _n, mut peer) = session(ClientConfig::default(), 64 * 1024);
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.call("chats.list", json!({})).await }
+    });
+    let req = peer.request().await;
+    assert_eq!(req["id"], 1);
+    // Overflowing, negative, fractional, boolean, object and non-numeric string ids, and a
+    // float spelling of the right id: none matches request 1, none ends the session.
+    for id in [
+        "18446744073709551617",
+        "-1",
+        "1.5",
+        "1.0",
+        "1e0",
+        "true",
+        "{\"n\":1}",
+        "[1]",
+        "\"one\"",
+        "\"\"",
+    ] {
+        peer.write(format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{}}}}\n").as_bytes())
+            .await;
+    }
+    peer.answer(&req["id"], json!({"ok": 1})).await;
+    assert_eq!(call.await.unwrap().unwrap(), json!({"ok": 1}));
+    let counters = client.counters();
+    assert_eq!((counters.orphan_responses, counters.bad_lines), (10, 0));
+    assert!(client.close_reason().is_none());
+}
