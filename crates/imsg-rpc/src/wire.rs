@@ -560,7 +560,9 @@ pub struct Attachment {
 /// One aggregated tapback (spec section 7.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
-    /// ROWID of the latest tapback row for this sender and kind.
+    /// ROWID of the latest tapback row for this sender and kind (0 if imsg left it out: an
+    /// odd aggregated tapback must not cost the message that carries it).
+    #[serde(default, deserialize_with = "nullable")]
     pub id: i64,
     /// `love`, `like`, `dislike`, `laugh`, `emphasis`, `question` or `custom`.
     #[serde(rename = "type", default, deserialize_with = "nullable")]
@@ -729,9 +731,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"message","params":{"subscription":1,"message":{"id":16,"#,
             r#""chat_id":null,"guid":null,"sender":null,"is_from_me":null,"text":"a"#,
             "\u{2028}",
-            r#"b \/ c","created_at":null,"attachments":null,"reactions":null,"#,
+            r#"b \/ c","created_at":null,"attachments":null,"#,
             r#""chat_identifier":null,"chat_guid":"iMessage;-;+1555","chat_name":null,"#,
             r#""participants":null,"is_group":null,"reply_to_guid":null,"date_read":null,"#,
+            r#""reactions":[{"id":null,"type":"like","emoji":null}],"#,
             r#""poll":{"a":[1]}}}}"#
         );
         let Some(crate::Notification::Message(event)) =
@@ -749,6 +752,12 @@ mod tests {
             ("", false, false)
         );
         assert!(m.attachments.is_empty() && m.participants.is_empty() && m.reply_to_guid.is_none());
+        // One odd aggregated tapback must not cost the whole row.
+        assert_eq!(m.reactions.len(), 1);
+        assert_eq!(
+            (m.reactions[0].id, m.reactions[0].kind.as_str()),
+            (0, "like")
+        );
 
         let attachment: Attachment = serde_json::from_str(
             r#"{"filename":null,"transfer_name":"a.jpg","uti":null,"mime_type":null,
