@@ -925,8 +925,10 @@ impl Driver {
 
 /// Parses one line into the envelope; invalid UTF-8, non-JSON and non-objects are errors.
 fn parse_incoming(line: &[u8]) -> Result<Incoming<'_>, String> {
-    // A struct also deserialises from a JSON array, so insist on an object up front.
-    if line.first() != Some(&b'{') {
+    // A struct also deserialises from a JSON array, so insist on an object up front. Leading
+    // whitespace is allowed, as the reference clients trim each line (serde_json skips it).
+    let first = line.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
         return Err("not a JSON object".to_owned());
     }
     serde_json::from_slice::<Incoming<'_>>(line).map_err(|e| e.to_string())

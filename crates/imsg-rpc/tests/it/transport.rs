@@ -688,3 +688,19 @@ async fn odd_ids_are_orphans_and_never_fatal() {
     assert_eq!((counters.orphan_responses, counters.bad_lines), (10, 0));
     assert!(client.close_reason().is_none());
 }
+
+#[tokio::test]
+async fn a_line_with_surrounding_whitespace_is_still_a_frame() {
+    // The reference clients trim every line before parsing it (spec 12.1); a row indented by a
+    // wrapper must not be lost as a "non-object" line.
+    let (client, mut notifications, mut peer) = session(ClientConfig::default(), 64 * 1024);
+    let mut line = b" \t".to_vec();
+    line.extend(message_line(1, 41));
+    line.truncate(line.len() - 1);
+    line.extend(b" \t\r\n");
+    peer.write(&line).await;
+    drop(peer);
+    let first = notifications.recv().await;
+    assert_eq!(first.as_ref().map(event_id), Some(41), "{first:?}");
+    assert_eq!(client.counters().bad_lines, 0);
+}
