@@ -104,10 +104,14 @@ pub(crate) fn options_for(db: &Path) -> SpawnOptions {
     let mut config = ClientConfig::default();
     config.request_timeout = BOUND;
     config.send_timeout = BOUND;
-    SpawnOptions::new(IMSG)
+    let mut options = SpawnOptions::new(IMSG)
         .with_db(db.display().to_string())
         .with_client(config)
-        .with_env("IMSG_SIM_POLL_MS", "100")
+        .with_env("IMSG_SIM_POLL_MS", "100");
+    // Tests assert the exit code after `shutdown`; on a loaded machine the default 500 ms
+    // before SIGTERM could turn a clean EOF exit into a signal.
+    options.close_grace = Duration::from_secs(5);
+    options
 }
 
 /// A running simulator with its client and notification stream.

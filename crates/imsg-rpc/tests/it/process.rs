@@ -58,7 +58,10 @@ async fn shutdown_closes_stdin_and_the_child_exits_cleanly() {
         "imsg",
         r#"while read line; do echo '{"jsonrpc":"2.0","id":1,"result":{"chats":[]}}'; done; exit 0"#,
     );
-    let (child, client, _n) = spawn(options(&path)).unwrap();
+    let mut opts = options(&path);
+    // It exits at once on EOF; the grace only keeps a loaded machine from sending SIGTERM.
+    opts.close_grace = Duration::from_secs(5);
+    let (child, client, _n) = spawn(opts).unwrap();
     let value = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
         .await
         .unwrap()
@@ -270,6 +273,9 @@ async fn shutdown_kills_group_members_that_ignore_sigterm() {
         ),
     );
     let mut opts = options(&path);
+    // The script exits on EOF; a generous grace keeps a loaded machine from turning that into
+    // a SIGTERM. Only the group members' grace is short.
+    opts.close_grace = Duration::from_secs(5);
     opts.term_grace = Duration::from_millis(200);
     let (child, _client, _n) = spawn(opts).unwrap();
     // Wait until the background process exists before stopping.
