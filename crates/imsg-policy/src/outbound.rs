@@ -22,6 +22,10 @@ pub enum OutboundError {
     /// A chat target the group allowlist does not name.
     #[error("iMessage outbound blocked: target is not in channels.imessage.groupAllowFrom")]
     NotInGroupAllowFrom,
+    /// A chat target that a non-empty `groups` map (without `*`) does not list. Inbound
+    /// messages of such a chat are dropped, so the agent may not start a conversation there.
+    #[error("iMessage outbound blocked: target is not in channels.imessage.groups")]
+    NotInGroups,
     /// A handle target while `allowFrom` and `defaultTo` are both empty.
     #[error("iMessage outbound blocked: channels.imessage.allowFrom/defaultTo is empty")]
     DmAllowlistEmpty,
@@ -48,7 +52,8 @@ pub struct ReplyOrigin {
 ///   the sender, a group by the group rules, where the group allowlist may
 ///   name either the chat or the sender.
 /// - Any other chat target (`chat_id:`, `chat_guid:`, `chat_identifier:`)
-///   counts as a group: refused under `groupPolicy: "disabled"`; under
+///   counts as a group: refused under `groupPolicy: "disabled"`, and when a
+///   non-empty `groups` map without `*` does not list it; under
 ///   `"allowlist"` the list inbound messages of that chat are checked against
 ///   (the group's own `allowFrom`, else the effective `groupAllowFrom`) must
 ///   name the chat or hold `*`. A `*` that reaches groups only through the
@@ -123,12 +128,21 @@ fn check_group(
     target: &Target,
     sender: Option<&Handle>,
 ) -> Result<(), OutboundError> {
-    match policy.group_policy {
-        GroupPolicy::Disabled => return Err(OutboundError::GroupsDisabled),
-        GroupPolicy::Open => return Ok(()),
-        GroupPolicy::Allowlist => {}
+    if policy.group_policy == GroupPolicy::Disabled {
+        return Err(OutboundError::GroupsDisabled);
     }
     let facts = chat_facts(target);
+    // A non-empty `groups` map is an allowlist of chats under every group policy, exactly as
+    // `decide` applies it to inbound messages.
+    if policy.groups_is_allowlist()
+        && policy.groups_wildcard.is_none()
+        && policy.lookup_group(&facts).is_none()
+    {
+        return Err(OutboundError::NotInGroups);
+    }
+    if policy.group_policy == GroupPolicy::Open {
+        return Ok(());
+    }
     let own_list = policy
         .lookup_group(&facts)
         .and_then(|g| g.allow_from.as_ref())

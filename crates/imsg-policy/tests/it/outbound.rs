@@ -183,6 +183,34 @@ fn outbound_targets() {
             expected: Ok(()),
         },
         Case {
+            name: "groups open, but the groups map does not list the chat",
+            policy: allowlisted()
+                .group_policy(GroupPolicy::Open)
+                .groups(own_list("42", &["*"])),
+            target: "chat_id:101",
+            origin: None,
+            paired: &[],
+            expected: Err("iMessage outbound blocked: target is not in channels.imessage.groups"),
+        },
+        Case {
+            name: "groups open, and the groups map lists the chat",
+            policy: allowlisted()
+                .group_policy(GroupPolicy::Open)
+                .groups(own_list("42", &["*"])),
+            target: "chat_id:42",
+            origin: None,
+            paired: &[],
+            expected: Ok(()),
+        },
+        Case {
+            name: "groups allowlist with a groups map that does not list the chat",
+            policy: allowlisted().groups(own_list("42", &["*"])),
+            target: "chat_id:101",
+            origin: Some(("chat_id:101", ChatType::Group, "+15550001111")),
+            paired: &[],
+            expected: Err("iMessage outbound blocked: target is not in channels.imessage.groups"),
+        },
+        Case {
             name: "listed handle in another spelling",
             policy: allowlisted(),
             target: "+1 (555) 000-1111",
