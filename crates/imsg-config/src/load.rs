@@ -366,10 +366,7 @@ fn resolve(ctx: &Ctx<'_>, raw: RawFile) -> Result<ResolvedConfig, ConfigError> {
         }
     };
     let Some(section) = section else {
-        warnings.push(warning(
-            "channels.imessage",
-            "channels.imessage is missing, so the iMessage channel has no accounts",
-        ));
+        warnings.push(missing_section_warning(&ctx.index));
         return Ok(ResolvedConfig {
             accounts: Vec::new(),
             default_account: None,
@@ -470,6 +467,37 @@ fn resolve(ctx: &Ctx<'_>, raw: RawFile) -> Result<ResolvedConfig, ConfigError> {
         default_account: Some(default_account),
         warnings,
     })
+}
+
+/// The warning for a file without an iMessage section, naming a near-miss key when one was written.
+///
+/// A section under `channels.imesage` or `channels.iMessage` is ignored like any other channel's, so the
+/// gateway would start with no accounts and the owner would not know why.
+fn missing_section_warning(index: &KeyIndex) -> ConfigWarning {
+    const MISSING: &str = "channels.imessage is missing, so the iMessage channel has no accounts";
+    let near_miss = |key: &str| {
+        key != "imessage"
+            && (key.eq_ignore_ascii_case("imsg") || suggest(key, &["imessage"]).is_some())
+    };
+    let channels = index
+        .children(&["channels".to_owned()])
+        .into_iter()
+        .find(|k| near_miss(k))
+        .map(|k| format!("channels.{k}"));
+    let top = || {
+        index
+            .children(&[])
+            .into_iter()
+            .find(|k| near_miss(k))
+            .map(str::to_owned)
+    };
+    match channels.or_else(top) {
+        Some(written) => warning(
+            &written,
+            &format!("{MISSING}; did you mean `channels.imessage` instead of `{written}`?"),
+        ),
+        None => warning("channels.imessage", MISSING),
+    }
 }
 
 fn warning(path: &str, message: &str) -> ConfigWarning {

@@ -60,6 +60,18 @@ impl KeyIndex {
         self.plus_numbers.get(path).is_some_and(|d| d == digits)
     }
 
+    /// The keys written directly under `path` (members of an object there), sorted.
+    pub(crate) fn children(&self, path: &[String]) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .positions
+            .keys()
+            .filter(|p| p.len() == path.len() + 1 && p.starts_with(path))
+            .filter_map(|p| p.last().map(String::as_str))
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
     /// Duplicate keys found anywhere in the file, in text order.
     pub(crate) fn duplicates(&self) -> &[(Vec<String>, Position)] {
         &self.duplicates

@@ -117,6 +117,42 @@ fn a_missing_section_yields_no_accounts_and_a_warning() {
 }
 
 #[test]
+fn a_misspelled_section_is_named_in_the_missing_section_warning() {
+    // A section under a near-miss key is ignored like any other channel, so the gateway starts
+    // with no accounts; the warning must point at the key the user wrote, not leave them guessing.
+    let cases = [
+        (
+            "{ channels: { imesage: { dmPolicy: 'open', allowFrom: ['*'] } } }",
+            "channels.imesage",
+        ),
+        ("{ channels: { iMessage: {} } }", "channels.iMessage"),
+        ("{ channels: { imsg: {} } }", "channels.imsg"),
+        ("{ iMesage: {} }", "iMesage"),
+    ];
+    for (text, written) in cases {
+        let config = from_str(text, &LoadOptions::new("c.json5")).unwrap();
+        assert!(config.accounts.is_empty(), "{text}");
+        let [warning] = config.warnings.as_slice() else {
+            panic!("one warning expected for {text}: {:?}", config.warnings);
+        };
+        assert_eq!(warning.path, written, "{text}");
+        assert!(
+            warning.message.contains(&format!("`{written}`")),
+            "{text}: {}",
+            warning.message
+        );
+    }
+    // An unrelated channel is not a near miss.
+    let config = from_str(
+        "{ channels: { telegram: {} } }",
+        &LoadOptions::new("c.json5"),
+    )
+    .unwrap();
+    assert_eq!(config.warnings[0].path, "channels.imessage");
+    assert!(!config.warnings[0].message.contains("did you mean"));
+}
+
+#[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let deep = 100_000;
     let cases = [
