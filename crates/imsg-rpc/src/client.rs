@@ -832,15 +832,16 @@ impl Driver {
 
     fn on_incoming(&mut self, incoming: Incoming<'_>) {
         let id = incoming.id.filter(|raw| raw.get() != "null");
+        let error = incoming.error.and_then(crate::wire::ErrorObject::from_raw);
         match (id, incoming.method) {
             (None, Some(method)) => {
                 let notification = decode_notification(&method, incoming.params);
                 self.deliver(notification);
             }
-            (Some(id), _) => self.on_response(id, incoming.result, incoming.error),
+            (Some(id), _) => self.on_response(id, incoming.result, error),
             (None, None) => {
                 Stats::bump(&self.shared.stats.orphan_responses);
-                match incoming.error {
+                match error {
                     Some(err) => warn!(
                         code = err.code,
                         message = %err.message,

@@ -36,6 +36,41 @@ pub(crate) struct ErrorObject {
     pub(crate) data: Option<Value>,
 }
 
+impl ErrorObject {
+    /// Reads the `error` member of an answer; `None` when it is `null`.
+    ///
+    /// imsg always writes `{code, message, data}`. Anything else (no `code`, a `code` as text,
+    /// a bare string) still becomes an error for the request, as `-32603` when no integer code
+    /// can be read, so a caller never waits for its timeout on an answer that did arrive.
+    pub(crate) fn from_raw(raw: &RawValue) -> Option<ErrorObject> {
+        let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        match value {
+            Value::Null => None,
+            Value::Object(mut map) => {
+                let code = map
+                    .get("code")
+                    .and_then(|c| c.as_i64().or_else(|| c.as_str()?.trim().parse().ok()))
+                    .unwrap_or(crate::error::INTERNAL_ERROR);
+                let message = match map.remove("message") {
+                    Some(Value::String(text)) => text,
+                    _ => String::new(),
+                };
+                let data = map.remove("data").filter(|d| !d.is_null());
+                Some(ErrorObject {
+                    code,
+                    message,
+                    data,
+                })
+            }
+            other => Some(ErrorObject {
+                code: crate::error::INTERNAL_ERROR,
+                message: "malformed error object".to_owned(),
+                data: Some(other),
+            }),
+        }
+    }
+}
+
 /// Any incoming line, before it is known to be a response or a notification.
 ///
 /// The payload members stay raw so a notification's params are parsed once, straight into
@@ -56,8 +91,10 @@ pub(crate) struct Incoming<'a> {
     pub(crate) params: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub(crate) result: Option<&'a RawValue>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub(crate) error: Option<ErrorObject>,
+    /// Kept raw and read leniently by [`ErrorObject::from_raw`]: an answer that names its id must
+    /// reach its caller even when the error object is not the shape imsg writes.
+    #[serde(default, borrow)]
+    pub(crate) error: Option<&'a RawValue>,
 }
 
 /// A notification from imsg, delivered in arrival order.

@@ -179,6 +179,38 @@ async fn remote_errors_render_like_the_gateways() {
 }
 
 #[tokio::test]
+async fn malformed_error_objects_still_answer_their_request() {
+    // imsg 0.9.0 always writes `code`, but a peer that does not must not leave the caller
+    // waiting for its timeout: the answer names its id, so it is an error for that request.
+    let bodies = [
+        json!({"message":"boom"}),
+        json!({"code":"-32602","message":"Invalid params","data":"x"}),
+        json!("a bare string"),
+        json!(42),
+    ];
+    for body in bodies {
+        let (client, _n, mut peer) = session(ClientConfig::default(), 64 * 1024);
+        let call = tokio::spawn({
+            let client = client.clone();
+            async move { client.chats_list(&ChatsListParams { limit: Some(1) }).await }
+        });
+        let req = peer.request().await;
+        peer.line(&json!({"jsonrpc":"2.0","id":req["id"],"error":body.clone()}))
+            .await;
+        let err = tokio::time::timeout(Duration::from_secs(5), call)
+            .await
+            .unwrap_or_else(|_| panic!("no answer for error body {body}"))
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(err, RpcError::Remote { .. }),
+            "error body {body} gave {err:?}"
+        );
+        assert_eq!(client.counters().bad_lines, 0, "error body {body}");
+    }
+}
+
+#[tokio::test]
 async fn typed_methods_write_exact_lines() {
     let (client, _n, mut peer) = session(ClientConfig::default(), 64 * 1024);
     let worker = tokio::spawn({
