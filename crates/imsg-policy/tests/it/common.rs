@@ -6,7 +6,9 @@ use imsg_policy::{
     AccessPolicy, DecideContext, Decision, GroupRule, InboundMessage, MentionPatterns,
     PairingSnapshot, UnixMillis, decide, decide_explained,
 };
+use imsg_policy::{DmPolicy, GroupPolicy};
 use imsg_target::{AllowEntry, Region};
+use proptest::prelude::*;
 
 /// A fixed "now" for tests that do not move time.
 pub(crate) const NOW: UnixMillis = UnixMillis::new(1_768_608_000_000);
@@ -67,4 +69,23 @@ pub(crate) fn group(chat_id: i64, sender: &str, text: &str) -> InboundMessage {
 /// A direct message.
 pub(crate) fn dm(chat_id: i64, sender: &str, text: &str) -> InboundMessage {
     InboundMessage::new(sender, text).with_chat_id(chat_id)
+}
+
+/// Every `dmPolicy`, for property tests.
+pub(crate) fn dm_policies() -> impl Strategy<Value = DmPolicy> {
+    prop_oneof![
+        Just(DmPolicy::Pairing),
+        Just(DmPolicy::Allowlist),
+        Just(DmPolicy::Open),
+        Just(DmPolicy::Disabled)
+    ]
+}
+
+/// Every `groupPolicy`, for property tests.
+pub(crate) fn group_policies() -> impl Strategy<Value = GroupPolicy> {
+    prop_oneof![
+        Just(GroupPolicy::Open),
+        Just(GroupPolicy::Allowlist),
+        Just(GroupPolicy::Disabled)
+    ]
 }

@@ -3,13 +3,15 @@
 use std::collections::BTreeMap;
 
 use imsg_policy::{
-    AccessPolicy, ChatKey, ChatType, CommandSettings, DecideContext, Decision, DmPolicy,
-    DropReason, GroupPolicy, GroupRule, InboundMessage, LoopGuard, MentionPatterns,
-    PairingSnapshot, PolicyWarning, RecentSends, ScriptedCodes, UnixMillis, check_outbound, decide,
-    decide_explained, startup_warnings,
+    AccessPolicy, ChatKey, ChatType, CommandSettings, DecideContext, Decision, DropReason,
+    GroupRule, InboundMessage, LoopGuard, MentionPatterns, PairingSnapshot, PolicyWarning,
+    RecentSends, ScriptedCodes, UnixMillis, check_outbound, decide, decide_explained,
+    startup_warnings,
 };
 use imsg_target::{AllowEntry, Handle, Region, Service, Target};
 use proptest::prelude::*;
+
+use crate::common::{dm_policies, group_policies};
 
 /// Text that mixes the shapes the policy cares about with arbitrary Unicode.
 fn text() -> impl Strategy<Value = String> {
@@ -33,17 +35,8 @@ fn entries() -> impl Strategy<Value = Vec<AllowEntry>> {
 }
 
 fn policy() -> impl Strategy<Value = AccessPolicy> {
-    let dm = prop_oneof![
-        Just(DmPolicy::Pairing),
-        Just(DmPolicy::Allowlist),
-        Just(DmPolicy::Open),
-        Just(DmPolicy::Disabled)
-    ];
-    let group = prop_oneof![
-        Just(GroupPolicy::Open),
-        Just(GroupPolicy::Allowlist),
-        Just(GroupPolicy::Disabled)
-    ];
+    let dm = dm_policies();
+    let group = group_policies();
     let rule = (
         prop::option::of(any::<bool>()),
         prop::option::of(entries()),

@@ -11,6 +11,8 @@ use imsg_policy::{
 use imsg_target::{AllowEntry, Handle, Region, Service};
 use proptest::prelude::*;
 
+use crate::common::{dm_policies, group_policies};
+
 /// The senders of the model world, as `imsg` reports them.
 const SENDERS: [&str; 6] = [
     "+15550000001",
@@ -321,17 +323,8 @@ fn entry() -> impl Strategy<Value = ModelEntry> {
 }
 
 fn config() -> impl Strategy<Value = ModelConfig> {
-    let dm = prop_oneof![
-        Just(DmPolicy::Pairing),
-        Just(DmPolicy::Allowlist),
-        Just(DmPolicy::Open),
-        Just(DmPolicy::Disabled)
-    ];
-    let group = prop_oneof![
-        Just(GroupPolicy::Open),
-        Just(GroupPolicy::Allowlist),
-        Just(GroupPolicy::Disabled)
-    ];
+    let dm = dm_policies();
+    let group = group_policies();
     let rm = prop_oneof![Just(None), Just(Some(true)), Just(Some(false))];
     let groups = prop::collection::vec((prop::option::weighted(0.8, 1i64..=4), rm), 0..3);
     (
