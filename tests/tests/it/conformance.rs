@@ -368,15 +368,15 @@ fn watch_rows() -> (Value, Value, Value) {
 async fn ex17_replay_from_a_cursor() {
     let fixture = Fixture::new();
     let mut session = fixture.spawn();
-    let sub = session
-        .client
-        .watch_subscribe(&SubscribeParams {
-            since_rowid: Some(11),
-            ..SubscribeParams::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(sub.subscription, 1);
+    assert_eq!(
+        session
+            .subscribe(SubscribeParams {
+                since_rowid: Some(11),
+                ..SubscribeParams::default()
+            })
+            .await,
+        1
+    );
     let (m12, m14, m15) = watch_rows();
     for want in [m12, m14, m15] {
         assert_eq!(session.next_message().await, (1, want));
@@ -388,17 +388,17 @@ async fn ex17_replay_from_a_cursor() {
 async fn ex18_tapbacks_included_one_chat() {
     let fixture = Fixture::new();
     let mut session = fixture.spawn();
-    let sub = session
-        .client
-        .watch_subscribe(&SubscribeParams {
-            chat_id: Some(1),
-            since_rowid: Some(11),
-            include_reactions: Some(true),
-            ..SubscribeParams::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(sub.subscription, 1);
+    assert_eq!(
+        session
+            .subscribe(SubscribeParams {
+                chat_id: Some(1),
+                since_rowid: Some(11),
+                include_reactions: Some(true),
+                ..SubscribeParams::default()
+            })
+            .await,
+        1
+    );
     let (_, m12_with_reaction) = history_chat1();
     let (_, m14, _) = watch_rows();
     let m13 = chat1(
@@ -417,12 +417,7 @@ async fn ex18_tapbacks_included_one_chat() {
 async fn ex19_21_live_tail_outgoing_and_unanchored_rows() {
     let fixture = Fixture::new();
     let mut session = fixture.spawn();
-    let sub = session
-        .client
-        .watch_subscribe(&SubscribeParams::default())
-        .await
-        .unwrap();
-    assert_eq!(sub.subscription, 1);
+    assert_eq!(session.subscribe(SubscribeParams::default()).await, 1);
     // The "from now" snapshot is taken after the answer (spec 5.3); the spec tells a harness to
     // let a few hundred ms pass. There is no event to wait for: this is the protocol's race.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -493,15 +488,16 @@ async fn ex20_22_23_replay_all_unsubscribe_and_param_errors() {
     let fixture = Fixture::new();
     let mut session = fixture.spawn();
     let client = session.client.clone();
-    let sub = client
-        .watch_subscribe(&SubscribeParams {
-            chat_id: Some(2),
-            since_rowid: Some(-1),
-            ..SubscribeParams::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(sub.subscription, 1);
+    assert_eq!(
+        session
+            .subscribe(SubscribeParams {
+                chat_id: Some(2),
+                since_rowid: Some(-1),
+                ..SubscribeParams::default()
+            })
+            .await,
+        1
+    );
     let mut ids = Vec::new();
     for _ in 0..3 {
         let (sub, m) = session.next_message().await;
@@ -509,15 +505,16 @@ async fn ex20_22_23_replay_all_unsubscribe_and_param_errors() {
         ids.push(m["id"].as_i64().unwrap());
     }
     assert_eq!(ids, [10, 11, 15]);
-    let sub = client
-        .watch_subscribe(&SubscribeParams {
-            chat_id: Some(2),
-            since_rowid: Some(0),
-            ..SubscribeParams::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(sub.subscription, 2);
+    assert_eq!(
+        session
+            .subscribe(SubscribeParams {
+                chat_id: Some(2),
+                since_rowid: Some(0),
+                ..SubscribeParams::default()
+            })
+            .await,
+        2
+    );
 
     // Ex 22.
     assert!(client.watch_unsubscribe(1).await.unwrap().ok);
@@ -552,11 +549,7 @@ async fn ex20_22_23_replay_all_unsubscribe_and_param_errors() {
         "Internal error",
         "Invalid ISO8601 date: yesterday",
     );
-    let sub = client
-        .watch_subscribe(&SubscribeParams::default())
-        .await
-        .unwrap();
-    assert_eq!(sub.subscription, 3);
+    assert_eq!(session.subscribe(SubscribeParams::default()).await, 3);
     assert_eq!(session.stop().await, Some(0));
 }
 
@@ -565,13 +558,11 @@ async fn ex24_stream_failure_is_an_error_notification() {
     let fixture = Fixture::new();
     let mut session = fixture.spawn();
     let sub = session
-        .client
-        .watch_subscribe(&SubscribeParams {
+        .subscribe(SubscribeParams {
             since_rowid: Some(14),
             ..SubscribeParams::default()
         })
-        .await
-        .unwrap();
+        .await;
     let (_, first) = session.next_message().await;
     assert_eq!(first["id"], 15);
     // Make the next poll fail: the table it reads is gone.
@@ -580,7 +571,7 @@ async fn ex24_stream_failure_is_an_error_notification() {
         .unwrap();
     match session.next().await {
         Notification::Error(err) => {
-            assert_eq!(err.subscription, sub.subscription);
+            assert_eq!(err.subscription, sub);
             assert!(!err.error.message.is_empty());
         }
         other => panic!("expected an error notification, got {other:?}"),

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use imsg_rpc::{ClientConfig, ImsgChild, Notification, Notifications, RpcClient, SpawnOptions};
+use imsg_rpc::{
+    ClientConfig, ImsgChild, Notification, Notifications, RpcClient, SpawnOptions, SubscribeParams,
+};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
@@ -129,6 +131,15 @@ impl Session {
             client,
             notifications,
         }
+    }
+
+    /// Subscribes with `params`, bounded, and returns the subscription id; a refusal fails the test.
+    pub(crate) async fn subscribe(&self, params: SubscribeParams) -> i64 {
+        tokio::time::timeout(BOUND, self.client.watch_subscribe(&params))
+            .await
+            .expect("no subscribe answer within the bound")
+            .expect("watch.subscribe failed")
+            .subscription
     }
 
     /// Waits for the next notification, bounded.
