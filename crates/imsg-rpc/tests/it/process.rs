@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use imsg_rpc::{ClientConfig, RpcError, SpawnOptions, probe, spawn};
+use imsg_rpc::{ClientConfig, RpcClient, RpcError, SpawnOptions, probe, spawn};
 use serde_json::json;
 
 /// Upper bound for any wait on a child in these tests; they finish far sooner.
@@ -16,6 +16,13 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
+}
+
+/// One `chats.list` call, bounded so a wedged child fails the test instead of hanging it.
+async fn list_chats(client: &RpcClient) -> Result<serde_json::Value, RpcError> {
+    tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
+        .await
+        .expect("no answer within the bound")
 }
 
 fn options(path: &Path) -> SpawnOptions {
@@ -33,10 +40,7 @@ async fn exit_is_reported_with_status_and_stderr_tail() {
         "read line\necho 'fatal: database vanished' >&2\necho 'second diagnostic' >&2\nexit 3",
     );
     let (mut child, client, _n) = spawn(options(&path)).unwrap();
-    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = list_chats(&client).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "imsg rpc exited (code 3): stderr: fatal: database vanished | second diagnostic"
@@ -62,10 +66,7 @@ async fn shutdown_closes_stdin_and_the_child_exits_cleanly() {
     // It exits at once on EOF; the grace only keeps a loaded machine from sending SIGTERM.
     opts.close_grace = Duration::from_secs(5);
     let (child, client, _n) = spawn(opts).unwrap();
-    let value = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
-        .await
-        .unwrap()
-        .unwrap();
+    let value = list_chats(&client).await.unwrap();
     assert_eq!(value, json!({"chats":[]}));
     let status = tokio::time::timeout(BOUND, child.shutdown()).await.unwrap();
     assert_eq!(status.and_then(|s| s.code()), Some(0));
@@ -172,10 +173,7 @@ async fn full_disk_access_text_on_stderr_explains_the_exit() {
         "echo 'Error: authorization denied: full disk access is required for chat.db' >&2\nexit 1",
     );
     let (_child, client, _n) = spawn(options(&path)).unwrap();
-    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = list_chats(&client).await.unwrap_err();
     assert!(matches!(err, RpcError::PermissionDenied { .. }), "{err:?}");
     assert!(err.to_string().contains(&format!("`{}`", path.display())));
 }
@@ -205,10 +203,7 @@ async fn a_wrapper_whose_child_keeps_stdout_open_still_reports_its_exit() {
         ),
     );
     let (child, client, _n) = spawn(options(&path)).unwrap();
-    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = list_chats(&client).await.unwrap_err();
     assert_eq!(err.to_string(), "imsg rpc exited (code 3)");
     // Shutdown signals the whole process group, so the background process goes too.
     let status = tokio::time::timeout(BOUND, child.shutdown()).await.unwrap();
@@ -300,10 +295,7 @@ async fn a_100_mb_stderr_line_is_cut_and_the_tail_stays_small() {
         "head -c 100000000 /dev/zero | tr '\\0' x >&2\necho >&2\necho 'last words' >&2\nexit 4",
     );
     let (_child, client, _n) = spawn(options(&path)).unwrap();
-    let err = tokio::time::timeout(BOUND, client.call("chats.list", json!({})))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = list_chats(&client).await.unwrap_err();
     match &err {
         RpcError::Closed {
             status,
