@@ -519,26 +519,13 @@ pub(crate) fn typing(
     p: Params<'_>,
     settings: &Settings,
 ) -> Result<Value, Failure> {
-    let target = resolve_chat(conn, read_target(p, "to is required")?)?;
-    match &target {
-        Target::Chat {
-            identifier, guid, ..
-        } if identifier.is_empty() && guid.is_empty() => {
-            return Err(Failure::invalid_params("missing chat identifier or guid"));
+    if let Target::Direct(_) = named_target(conn, p)? {
+        let service = p.string("service").unwrap_or_else(|| "imessage".to_owned());
+        if !matches!(service.to_lowercase().as_str(), "auto" | "imessage" | "sms") {
+            return Err(Failure::invalid_params(service));
         }
-        Target::Direct(_) => {
-            let service = p.string("service").unwrap_or_else(|| "imessage".to_owned());
-            if !matches!(service.to_lowercase().as_str(), "auto" | "imessage" | "sms") {
-                return Err(Failure::invalid_params(service));
-            }
-        }
-        Target::Chat { .. } => {}
     }
-    if settings.bridge_ready {
-        Ok(json!({"ok": true}))
-    } else {
-        Err(Failure::internal(TYPING_UNAVAILABLE))
-    }
+    bridge_result(settings, json!({"ok": true}), TYPING_UNAVAILABLE)
 }
 
 /// `read` (spec 5.7).
@@ -547,6 +534,12 @@ pub(crate) fn read(
     p: Params<'_>,
     settings: &Settings,
 ) -> Result<Value, Failure> {
+    named_target(conn, p)?;
+    bridge_result(settings, json!({"ok": true}), READ_UNAVAILABLE)
+}
+
+/// The target of `typing` and `read`: a chat must have an identifier or guid the bridge can name.
+fn named_target(conn: &Connection, p: Params<'_>) -> Result<Target, Failure> {
     let target = resolve_chat(conn, read_target(p, "to is required")?)?;
     if let Target::Chat {
         identifier, guid, ..
@@ -556,11 +549,7 @@ pub(crate) fn read(
     {
         return Err(Failure::invalid_params("missing chat identifier or guid"));
     }
-    if settings.bridge_ready {
-        Ok(json!({"ok": true}))
-    } else {
-        Err(Failure::internal(READ_UNAVAILABLE))
-    }
+    Ok(target)
 }
 
 /// The bridge-backed methods of spec 5.8: chat target, then message param, then method params, then the bridge.
@@ -576,7 +565,7 @@ pub(crate) fn bridge_method(
                 "addresses is required (non-empty array of phone/email)",
             ));
         }
-        return bridge_result(settings, json!({"ok": true}));
+        return bridge_result(settings, json!({"ok": true}), BRIDGE_UNAVAILABLE);
     }
     let chat_id = p.int("chat_id");
     let has_target = chat_id.is_some()
@@ -669,14 +658,16 @@ pub(crate) fn bridge_method(
         }
         _ => {}
     }
-    bridge_result(settings, result)
+    bridge_result(settings, result, BRIDGE_UNAVAILABLE)
 }
 
-fn bridge_result(settings: &Settings, result: Value) -> Result<Value, Failure> {
+/// What a validated bridge-backed call answers: `result` when the bridge is ready, else the
+/// error text imsg gives without it.
+fn bridge_result(settings: &Settings, result: Value, unavailable: &str) -> Result<Value, Failure> {
     if settings.bridge_ready {
         Ok(result)
     } else {
-        Err(Failure::internal(BRIDGE_UNAVAILABLE))
+        Err(Failure::internal(unavailable))
     }
 }
 
