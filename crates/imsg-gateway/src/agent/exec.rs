@@ -135,6 +135,21 @@ fn kill_group(pgid: Option<Pid>) {
     }
 }
 
+/// Kills the process group when dropped while armed: a run whose future is dropped (the gateway shutting
+/// down, a caller's own timeout) must not leave the command behind.
+struct GroupGuard {
+    pgid: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            kill_group(self.pgid);
+        }
+    }
+}
+
 impl ExecBackend {
     /// A backend running `config.argv`.
     pub fn new(config: ExecConfig) -> ExecBackend {
@@ -175,10 +190,10 @@ impl ExecBackend {
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .map(Pid::from_raw);
+        let mut guard = GroupGuard { pgid, armed: true };
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            kill_group(pgid);
             return Err(ExecError::Io {
                 program,
                 message: "the pipes were not set up".to_owned(),
@@ -209,13 +224,16 @@ impl ExecBackend {
         };
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let finished = tokio::time::timeout(timeout, work).await;
+        if finished.is_ok() {
+            // The child has been reaped; its pid (the group id) may be reused from now on.
+            guard.armed = false;
+        }
         let Ok((written, out, stderr, status)) = finished else {
             kill_group(pgid);
             // Reap it so no zombie is left; bounded, since a process in uninterruptible sleep may not die.
-            if tokio::time::timeout(REAP_GRACE, child.wait())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(REAP_GRACE, child.wait()).await.is_ok() {
+                guard.armed = false;
+            } else {
                 tracing::warn!(
                     program,
                     "exec backend: a killed command was not reaped in time"

@@ -290,10 +290,12 @@ impl ConfigWriter {
         let current =
             load_text_with_overlay(&text, &self.config_path, &self.overlay_path, &overlay)
                 .map_err(|err| format!("config: the current configuration does not load: {err}"))?;
-        let writes_allowed = current
-            .account(account_id)
-            .is_some_and(|account| account.config_writes);
-        if !writes_allowed {
+        let Some(account) = current.account(account_id) else {
+            return Err(format!(
+                "config: account `{account_id}` is not in the configuration"
+            ));
+        };
+        if !account.config_writes {
             return Err(format!(
                 "config: configWrites is off for account `{account_id}`; change it in the config file"
             ));

@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use imsg_channel::{ChannelState, ChannelStatus};
 use imsg_gateway::agent::{
-    Agent, AgentEvent, ApiKey, ConfigWriter, EchoBackend, GroupPrompts, MessageEvent,
-    OVERLAY_FILE_NAME, OpenAiBackend, OpenAiConfig, load_with_overlay,
+    Agent, AgentEvent, ConfigWriter, EchoBackend, MessageEvent, OVERLAY_FILE_NAME,
+    load_with_overlay,
 };
 use imsg_policy::DmPolicy;
 
-use crate::support::{Answer, Server, bounded, dm, group};
+#[cfg(feature = "openai")]
+use crate::http::{Answer, Server};
+use crate::support::{bounded, dm, group};
 
 async fn say(agent: &Agent, message: MessageEvent) -> Vec<String> {
     bounded(agent.answer(&AgentEvent::Message(message)))
@@ -71,8 +73,11 @@ async fn status_reports_the_account_and_the_backend() {
     );
 }
 
+#[cfg(feature = "openai")]
 #[tokio::test]
 async fn reset_and_new_clear_the_session_memory() {
+    use imsg_gateway::agent::{ApiKey, GroupPrompts, OpenAiBackend, OpenAiConfig};
+
     let server = Server::start(|n, _| Answer::completion(&format!("answer {n}"))).await;
     let backend = OpenAiBackend::new(
         OpenAiConfig {

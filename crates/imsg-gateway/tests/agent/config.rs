@@ -142,3 +142,22 @@ fn a_flag_can_override_the_backend_and_is_checked_again() {
         Some(BackendKind::Openai)
     );
 }
+
+#[test]
+fn group_prompts_come_from_the_resolved_groups_map() {
+    let text = r#"{ channels: { imessage: { groupPolicy: "open", groups: {
+        "*": { systemPrompt: "Be brief." },
+        "42": { systemPrompt: "Climbing talk." },
+        "43": { requireMention: false },
+    } } } }"#;
+    let resolved = imsg_config::from_str(text, &imsg_config::LoadOptions::new("c")).expect("valid");
+    let prompts =
+        imsg_gateway::agent::GroupPrompts::new().with_policy(&resolved.accounts[0].policy);
+    assert_eq!(
+        prompts.lookup("default", Some(42), None),
+        Some("Climbing talk.")
+    );
+    // An entry without its own prompt falls back to `*`.
+    assert_eq!(prompts.lookup("default", Some(43), None), Some("Be brief."));
+    assert_eq!(prompts.lookup("default", Some(44), None), Some("Be brief."));
+}

@@ -229,3 +229,25 @@ async fn invalid_utf8_and_a_missing_program_are_errors() {
         .expect_err("no such program");
     assert!(matches!(err, ExecError::Spawn { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn dropping_a_run_kills_its_process_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("pid");
+    let backend = sh(
+        &format!("sleep 60 & echo $! > '{}'; wait", pid_file.display()),
+        60_000,
+        1024,
+    );
+    // The caller gives up long before the backend's own timeout, as a shutting-down gateway would.
+    let cut_short = tokio::time::timeout(Duration::from_millis(500), backend.run(b"{}\n")).await;
+    assert!(cut_short.is_err(), "the run was still going");
+    let start = Instant::now();
+    while !pid_file.exists() && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        wait_gone(read_pid(&pid_file)).await,
+        "the grandchild was killed"
+    );
+}

@@ -7,5 +7,8 @@ mod commands;
 mod config;
 mod echo;
 mod exec;
+#[cfg(feature = "openai")]
+mod http;
+#[cfg(feature = "openai")]
 mod openai;
 mod support;

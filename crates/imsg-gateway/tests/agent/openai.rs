@@ -11,7 +11,8 @@ use imsg_gateway::agent::{
 };
 use serde_json::json;
 
-use crate::support::{Answer, Server, bounded, dm, group};
+use crate::http::{Answer, Server};
+use crate::support::{bounded, dm, group};
 
 const KEY: &str = "sk-test-0123456789abcdef";
 
