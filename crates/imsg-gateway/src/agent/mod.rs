@@ -71,6 +71,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Replaces the per-group system prompts after a config reload, keeping the conversation memory. Backends
+    /// that use no prompts ignore it.
+    fn set_group_prompts(&self, _prompts: GroupPrompts) {}
+
     /// A short description for `/status` (the model, the command).
     fn describe(&self) -> String {
         self.name().to_owned()
@@ -201,6 +205,12 @@ impl Agent {
     pub fn with_config_writer(mut self, writer: ConfigWriter) -> Agent {
         self.commands.config = Some(Arc::new(writer));
         self
+    }
+
+    /// Applies a reloaded configuration's group prompts without losing the conversation memory (rebuild the
+    /// agent only when `gateway.agent` itself changed).
+    pub fn set_group_prompts(&self, prompts: GroupPrompts) {
+        self.backend.set_group_prompts(prompts);
     }
 
     /// The backend.

@@ -7,6 +7,7 @@
 //! nothing, and the exchange is not remembered.
 
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -135,7 +136,8 @@ pub struct OpenAiBackend {
     url: String,
     config: OpenAiConfig,
     key: Option<ApiKey>,
-    prompts: GroupPrompts,
+    /// Replaced on a config reload (see [`Backend::set_group_prompts`]); read once per message.
+    prompts: RwLock<Arc<GroupPrompts>>,
     memory: SessionMemory,
 }
 
@@ -177,7 +179,7 @@ impl OpenAiBackend {
             url,
             config,
             key,
-            prompts,
+            prompts: RwLock::new(Arc::new(prompts)),
             memory,
         })
     }
@@ -189,8 +191,9 @@ impl OpenAiBackend {
             .system_prompt
             .as_deref()
             .filter(|p| !p.trim().is_empty());
+        let prompts = Arc::clone(&self.prompts.read().unwrap_or_else(PoisonError::into_inner));
         let group = match message.chat.kind {
-            ChatKind::Group => self.prompts.lookup(
+            ChatKind::Group => prompts.lookup(
                 &message.account_id,
                 message.chat.id,
                 message.chat.guid.as_deref(),
@@ -382,6 +385,10 @@ impl Backend for OpenAiBackend {
 
     fn forget(&self, session_key: &str) -> Option<usize> {
         Some(self.memory.clear(session_key))
+    }
+
+    fn set_group_prompts(&self, prompts: GroupPrompts) {
+        *self.prompts.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(prompts);
     }
 
     fn remembered(&self, session_key: &str) -> Option<usize> {

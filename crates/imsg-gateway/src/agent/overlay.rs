@@ -209,9 +209,6 @@ impl std::fmt::Debug for ConfigWriter {
     }
 }
 
-/// The answer to one `/config` change: the text for the sender.
-pub(crate) type ChangeAnswer = String;
-
 impl ConfigWriter {
     /// A writer for the user's file `config_path`, keeping the overlay in `state_dir`; `reload` is called
     /// after each accepted change (it should reload like SIGHUP does).
@@ -246,7 +243,7 @@ impl ConfigWriter {
     /// of `account_id`. Blocking file I/O: call it off the async threads.
     ///
     /// Returns the answer for the sender: a confirmation, or why the change was refused (one line).
-    pub(crate) fn change(&self, account_id: &str, key: &str, value: Option<&str>) -> ChangeAnswer {
+    pub(crate) fn change(&self, account_id: &str, key: &str, value: Option<&str>) -> String {
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         match self.try_change(account_id, key, value) {
             Ok(answer) => answer,
@@ -259,7 +256,7 @@ impl ConfigWriter {
         account_id: &str,
         key: &str,
         value: Option<&str>,
-    ) -> Result<ChangeAnswer, String> {
+    ) -> Result<String, String> {
         let segments = parse_key(key)?;
         let dotted = format!("channels.imessage.{}", segments.join("."));
         if let Some(locked) = segments
@@ -285,8 +282,7 @@ impl ConfigWriter {
 
         let text = fs::read_to_string(&self.config_path)
             .map_err(|err| format!("config: cannot read {}: {err}", self.config_path.display()))?;
-        let mut overlay =
-            read_overlay(&self.overlay_path).map_err(|err| format!("config: {err}"))?;
+        let overlay = read_overlay(&self.overlay_path).map_err(|err| format!("config: {err}"))?;
         let current =
             load_text_with_overlay(&text, &self.config_path, &self.overlay_path, &overlay)
                 .map_err(|err| format!("config: the current configuration does not load: {err}"))?;
@@ -332,8 +328,7 @@ impl ConfigWriter {
                 format!("config rejected: {path}: {}", err.kind())
             });
         }
-        overlay = new_overlay;
-        write_atomic(&self.overlay_path, &Value::Object(overlay))
+        write_atomic(&self.overlay_path, &Value::Object(new_overlay))
             .map_err(|err| format!("config: cannot write the overlay: {err}"))?;
         tracing::info!(
             key = %dotted,

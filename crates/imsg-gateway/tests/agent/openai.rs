@@ -196,6 +196,23 @@ async fn a_group_gets_its_system_prompt_history_and_sender_names() {
         contents(&requests[1].body)[0].1,
         "You are a helpful assistant.\n\nKeep it short."
     );
+
+    // A reload brings new prompts; the conversation memory stays.
+    let agent = Agent::new(Arc::new(backend));
+    agent.set_group_prompts(GroupPrompts::new().with("default", "42", "Only bouldering."));
+    bounded(agent.answer(&AgentEvent::Message(group("@bot and now?"))))
+        .await
+        .expect("answer");
+    let third = contents(&server.requests()[2].body);
+    assert_eq!(
+        third[0].1,
+        "You are a helpful assistant.\n\nOnly bouldering."
+    );
+    assert_eq!(
+        third.len(),
+        4,
+        "the earlier exchange is still remembered: {third:?}"
+    );
 }
 
 /// Runs one message through an agent (what the channel calls) and returns its result.
