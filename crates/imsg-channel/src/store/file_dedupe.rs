@@ -32,6 +32,7 @@ use super::{DEDUPE_CAPACITY, DedupeStore, StoreError};
 ///   `<state>/dedupe/<account>.lock` from the account's first use until the store is dropped, so a
 ///   second store on the same account (another gateway, or a second instance in this process)
 ///   waits for it at most the lock timeout and then fails with [`StoreError::LockTimeout`].
+///   Clones of one store share its open logs (and locks), so clone it rather than build another.
 #[derive(Debug, Clone)]
 pub struct FileDedupeStore {
     dir: PathBuf,
