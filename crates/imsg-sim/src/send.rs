@@ -118,6 +118,15 @@ fn direct_candidates(to: &str, service: &str) -> Vec<String> {
     list
 }
 
+/// The DM chats Messages.app sends a buddy of `service` into: the service's own guid forms of the handle.
+fn service_chat_candidates(handle: &str, service: Service) -> Vec<String> {
+    let prefixes: &[&str] = match service {
+        Service::Sms => &["SMS;-;"],
+        Service::IMessage => &["iMessage;-;", "any;-;"],
+    };
+    prefixes.iter().map(|p| format!("{p}{handle}")).collect()
+}
+
 /// The candidates of a chat lookup by target string (spec 9.3).
 fn target_candidates(target: &str) -> Vec<String> {
     let target = target.trim();
@@ -247,17 +256,26 @@ pub(crate) fn send(
         .string("region")
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "US".to_owned());
-    // The bridge needs a chat guid: the target's own, or an existing direct chat's.
+    // imsg looks for the existing chat before sending: the bridge needs its guid (the target's own, or an
+    // existing direct chat's), and AppleScript verification searches only that chat (spec 10.1, 10.3, 10.4).
+    let existing = match &target {
+        Target::Chat {
+            chat_id: Some(id),
+            identifier,
+            guid,
+        } => Some((*id, identifier.clone(), guid.clone())),
+        Target::Chat {
+            identifier, guid, ..
+        } => find_chat(conn, &target_candidates(preferred(identifier, guid)))?,
+        Target::Direct(to) => find_chat(conn, &direct_candidates(to, &service))?,
+    };
     let bridge_guid = match &target {
         Target::Chat {
             identifier, guid, ..
-        } => Some(if guid.is_empty() {
-            identifier.clone()
-        } else {
-            guid.clone()
-        }),
-        Target::Direct(to) => find_chat(conn, &direct_candidates(to, &service))?
-            .map(|(_, identifier, guid)| if guid.is_empty() { identifier } else { guid }),
+        } => Some(preferred(identifier, guid).to_owned()),
+        Target::Direct(_) => existing
+            .as_ref()
+            .map(|(_, identifier, guid)| preferred(identifier, guid).to_owned()),
     };
     // With `auto`, text and file together fail on the bridge and fall back to AppleScript (spec 10.3).
     let both = !text.is_empty() && !file.is_empty();
@@ -314,31 +332,103 @@ pub(crate) fn send(
              ({rowid}); delivery to the target chat was not confirmed"
         )));
     }
+    let sent_at = crate::dates::now_apple_ns();
+    let route = if use_bridge {
+        // The bridge sends into the chat it was given by guid; no handle conversion happens there.
+        match (target, &existing) {
+            (Target::Direct(_), Some((id, identifier, guid))) => Route::Bridge(Target::Chat {
+                chat_id: Some(*id),
+                identifier: identifier.clone(),
+                guid: guid.clone(),
+            }),
+            (target, _) => Route::Bridge(target),
+        }
+    } else {
+        Route::AppleScript(target)
+    };
     let written = deliver(
         db_path,
-        &target,
+        &route,
         &service,
         &region,
         &text,
         attachment.as_deref(),
         settings,
     )?;
-    let mut result =
-        json!({"ok": true, "transport": if use_bridge { "bridge" } else { "applescript" }});
-    if let (Some((rowid, guid)), Some(map)) = (written, result.as_object_mut()) {
-        // The AppleScript path reports the observed row's id and guid; the bridge path only the guid.
-        if !use_bridge {
-            map.insert("id".into(), rowid.into());
+    if use_bridge {
+        // The bridge reports the guid of what it sent, never a rowid.
+        let mut result = json!({"ok": true, "transport": "bridge"});
+        if let (Some((_, guid)), Some(map)) = (written, result.as_object_mut()) {
+            map.insert("guid".into(), guid.into());
         }
-        map.insert("guid".into(), guid.into());
+        return Ok(result);
+    }
+    let mut result = json!({"ok": true, "transport": "applescript"});
+    if !text.is_empty()
+        && let Some((rowid, guid)) = verify(conn, existing.map(|(id, ..)| id), &text, sent_at)?
+        && let Some(map) = result.as_object_mut()
+    {
+        map.insert("id".into(), rowid.into());
+        if !guid.is_empty() {
+            map.insert("guid".into(), guid.into());
+        }
     }
     Ok(result)
+}
+
+/// How a send reaches Messages: through the bridge, which addresses the chat itself, or through
+/// AppleScript, which turns a chat whose identifier looks like a handle into a direct send (spec 10.3).
+enum Route {
+    Bridge(Target),
+    AppleScript(Target),
+}
+
+/// The guid if there is one, else the identifier: the "preferred identifier" of spec 10.1.
+fn preferred<'a>(identifier: &'a str, guid: &'a str) -> &'a str {
+    if guid.is_empty() { identifier } else { guid }
+}
+
+/// imsg's AppleScript verification (spec 10.4): the newest outgoing row with exactly this text, dated from
+/// two seconds before the send, in `chat` when one is known. Returns its rowid and guid.
+///
+/// The row Messages wrote is found only if it is in that chat: a chat target converted to a direct send
+/// can land in another chat, and then the result carries no id.
+fn verify(
+    conn: &Connection,
+    chat: Option<i64>,
+    text: &str,
+    sent_at: i64,
+) -> Result<Option<(i64, String)>, Failure> {
+    const WINDOW_NS: i64 = 2_000_000_000;
+    let since = sent_at.saturating_sub(WINDOW_NS);
+    let found = match chat {
+        Some(chat) => conn
+            .query_row(
+                "SELECT m.ROWID, IFNULL(m.guid, '') FROM message m \
+                 JOIN chat_message_join j ON j.message_id = m.ROWID AND j.chat_id = ?1 \
+                 WHERE m.is_from_me = 1 AND m.text = ?2 AND m.date >= ?3 \
+                 ORDER BY m.date DESC, m.ROWID DESC LIMIT 1",
+                rusqlite::params![chat, text, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+        None => conn
+            .query_row(
+                "SELECT ROWID, IFNULL(guid, '') FROM message \
+                 WHERE is_from_me = 1 AND text = ?1 AND date >= ?2 \
+                 ORDER BY date DESC, ROWID DESC LIMIT 1",
+                rusqlite::params![text, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+    };
+    Ok(found)
 }
 
 /// Writes the outgoing rows as Messages.app would; returns the text row's (rowid, guid) when there was text.
 fn deliver(
     db_path: &Path,
-    target: &Target,
+    route: &Route,
     service: &str,
     region: &str,
     text: &str,
@@ -352,12 +442,14 @@ fn deliver(
         destination_caller_id: settings.self_handle.clone(),
         ..Message::default()
     };
-    let direct_to = match target {
-        Target::Direct(to) => Some(to.clone()),
-        Target::Chat { identifier, .. } if looks_like_handle(identifier) => {
-            Some(identifier.clone())
+    let (target, direct_to) = match route {
+        Route::AppleScript(target @ Target::Direct(to)) => (target, Some(to.clone())),
+        Route::AppleScript(target @ Target::Chat { identifier, .. })
+            if looks_like_handle(identifier) =>
+        {
+            (target, Some(identifier.clone()))
         }
-        Target::Chat { .. } => None,
+        Route::AppleScript(target) | Route::Bridge(target) => (target, None),
     };
     let mut direct_service = if service == "sms" {
         Service::Sms
@@ -384,12 +476,19 @@ fn deliver(
         message.handle = normalize_recipient(handle, region);
         message.service = direct_service;
     } else if let Target::Chat {
-        identifier, guid, ..
+        chat_id,
+        identifier,
+        guid,
     } = target
     {
-        let preferred = if guid.is_empty() { identifier } else { guid };
-        let Some((chat_id, identifier, guid)) = find_chat(&tx, &target_candidates(preferred))?
-        else {
+        let preferred = preferred(identifier, guid);
+        // A `chat_id` names its row exactly; an identifier shared by an iMessage and an SMS chat must not
+        // pick the other one.
+        let found = match chat_id {
+            Some(id) => Some((*id, identifier.clone(), guid.clone())),
+            None => find_chat(&tx, &target_candidates(preferred))?,
+        };
+        let Some((chat_id, identifier, guid)) = found else {
             return Err(Failure::internal(format!(
                 "AppleScript failed: Messages got an error: Can’t get chat id \"{preferred}\"."
             )));
@@ -414,26 +513,13 @@ fn deliver(
             Ok(r)
         });
     }
+    // A buddy of one service is sent to in that service's DM chat, never in the other service's chat with
+    // the same identifier: imsg's bare-handle candidate of spec 10.1 is only a lookup, not where Messages writes.
     let chat_id = find_chat(
         &tx,
-        &direct_candidates(
-            &message.handle,
-            if direct_service == Service::Sms {
-                "sms"
-            } else {
-                "imessage"
-            },
-        ),
+        &service_chat_candidates(&message.handle, direct_service),
     )?
-    .map(|(id, _, guid)| {
-        // The bare-handle candidate can match a chat of the other service; the row follows its chat.
-        message.service = if guid.starts_with("SMS;") {
-            Service::Sms
-        } else {
-            Service::IMessage
-        };
-        id
-    });
+    .map(|(id, ..)| id);
     let result = match chat_id {
         Some(id) => write_into_chat(&tx, id, message, text, file)?,
         None => {

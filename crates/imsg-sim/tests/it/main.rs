@@ -11,3 +11,4 @@ mod examples;
 mod faults;
 mod harness;
 mod scenarios;
+mod sends;
