@@ -1,5 +1,5 @@
 //! `send`, `typing`, `read` and the bridge methods: imsg's validation to the letter, then the outcome a
-//! Mac would produce. `send` acts as Messages.app and writes the outgoing row (spec sections 5.5-5.8 and 10).
+//! Mac would produce. `send` acts as Messages.app and writes the outgoing row.
 
 use std::path::{Path, PathBuf};
 
@@ -105,7 +105,7 @@ fn find_chat(
     Ok(None)
 }
 
-/// The existing-chat candidates of a direct target for a service (spec 10.1).
+/// The existing-chat candidates of a direct target for a service.
 fn direct_candidates(to: &str, service: &str) -> Vec<String> {
     let to = to.trim();
     let prefixes: &[&str] = match service {
@@ -127,7 +127,7 @@ fn service_chat_candidates(handle: &str, service: Service) -> Vec<String> {
     prefixes.iter().map(|p| format!("{p}{handle}")).collect()
 }
 
-/// The candidates of a chat lookup by target string (spec 9.3).
+/// The candidates of a chat lookup by target string.
 fn target_candidates(target: &str) -> Vec<String> {
     let target = target.trim();
     let mut list = vec![target.to_owned()];
@@ -140,7 +140,7 @@ fn target_candidates(target: &str) -> Vec<String> {
     list
 }
 
-/// Whether a chat identifier is really a handle, so AppleScript sends to the buddy instead (spec 10.3).
+/// Whether a chat identifier is really a handle, so AppleScript sends to the buddy instead.
 fn looks_like_handle(identifier: &str) -> bool {
     let lower = identifier.to_ascii_lowercase();
     ["imessage:", "sms:", "auto:"]
@@ -170,7 +170,7 @@ fn normalize_recipient(to: &str, region: &str) -> String {
     }
 }
 
-/// Resolves a `to` that looks like a contact name through the simulated Contacts (spec 10.2).
+/// Resolves a `to` that looks like a contact name through the simulated Contacts.
 ///
 /// No match keeps the input, one match gives that contact's handle, several are an invalid chat target.
 fn resolve_contact(to: &str, settings: &Settings) -> Result<String, Failure> {
@@ -216,7 +216,7 @@ fn absolute_path(raw: &str) -> PathBuf {
     }
 }
 
-/// `send` (spec 5.5): validation in imsg's order, then Messages.app's writes.
+/// `send`: validation in imsg's order, then Messages.app's writes.
 pub(crate) fn send(
     conn: &Connection,
     db_path: &Path,
@@ -257,7 +257,7 @@ pub(crate) fn send(
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "US".to_owned());
     // imsg looks for the existing chat before sending: the bridge needs its guid (the target's own, or an
-    // existing direct chat's), and AppleScript verification searches only that chat (spec 10.1, 10.3, 10.4).
+    // existing direct chat's), and AppleScript verification searches only that chat.
     let existing = match &target {
         Target::Chat {
             chat_id: Some(id),
@@ -277,7 +277,7 @@ pub(crate) fn send(
             .as_ref()
             .map(|(_, identifier, guid)| preferred(identifier, guid).to_owned()),
     };
-    // With `auto`, text and file together fail on the bridge and fall back to AppleScript (spec 10.3).
+    // With `auto`, text and file together fail on the bridge and fall back to AppleScript.
     let both = !text.is_empty() && !file.is_empty();
     let use_bridge = transport == "bridge"
         || (transport == "auto" && settings.bridge_ready && bridge_guid.is_some() && !both);
@@ -293,7 +293,7 @@ pub(crate) fn send(
             ));
         }
     }
-    // Both paths stage the file first (spec 10.3), so a missing file is reported before the bridge is called.
+    // Both paths stage the file first, so a missing file is reported before the bridge is called.
     let attachment = if file.is_empty() {
         None
     } else {
@@ -377,18 +377,18 @@ pub(crate) fn send(
 }
 
 /// How a send reaches Messages: through the bridge, which addresses the chat itself, or through
-/// AppleScript, which turns a chat whose identifier looks like a handle into a direct send (spec 10.3).
+/// AppleScript, which turns a chat whose identifier looks like a handle into a direct send.
 enum Route {
     Bridge(Target),
     AppleScript(Target),
 }
 
-/// The guid if there is one, else the identifier: the "preferred identifier" of spec 10.1.
+/// The guid if there is one, else the identifier: the "preferred identifier" imsg addresses a chat by.
 fn preferred<'a>(identifier: &'a str, guid: &'a str) -> &'a str {
     if guid.is_empty() { identifier } else { guid }
 }
 
-/// imsg's AppleScript verification (spec 10.4): the newest outgoing row with exactly this text, dated from
+/// imsg's AppleScript verification: the newest outgoing row with exactly this text, dated from
 /// two seconds before the send, in `chat` when one is known. Returns its rowid and guid.
 ///
 /// The row Messages wrote is found only if it is in that chat: a chat target converted to a direct send
@@ -514,7 +514,7 @@ fn deliver(
         });
     }
     // A buddy of one service is sent to in that service's DM chat, never in the other service's chat with
-    // the same identifier: imsg's bare-handle candidate of spec 10.1 is only a lookup, not where Messages writes.
+    // the same identifier: imsg's bare-handle candidate is only a lookup, not where Messages writes.
     let chat_id = find_chat(
         &tx,
         &service_chat_candidates(&message.handle, direct_service),
@@ -546,7 +546,7 @@ fn deliver(
 }
 
 /// Writes what macOS 26 Messages sometimes writes for a chat send: an empty outgoing row joined to no chat,
-/// whose handle is the chat's identifier (spec 10.5). Returns its rowid.
+/// whose handle is the chat's identifier. Returns its rowid.
 fn write_ghost_row(db_path: &Path, handle: &str) -> Result<i64, Failure> {
     let mut conn = db::open_writer(db_path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -599,7 +599,7 @@ fn db_failure(err: db::DbError) -> Failure {
     }
 }
 
-/// `typing` (spec 5.6).
+/// `typing`: the target and, for a direct target, the service are checked, then the bridge answers.
 pub(crate) fn typing(
     conn: &Connection,
     p: Params<'_>,
@@ -614,7 +614,7 @@ pub(crate) fn typing(
     bridge_result(settings, json!({"ok": true}), TYPING_UNAVAILABLE)
 }
 
-/// `read` (spec 5.7).
+/// `read`: the target is checked, then the bridge answers.
 pub(crate) fn read(
     conn: &Connection,
     p: Params<'_>,
