@@ -638,7 +638,7 @@ fn named_target(conn: &Connection, p: Params<'_>) -> Result<Target, Failure> {
     Ok(target)
 }
 
-/// The bridge-backed methods of spec 5.8: chat target, then message param, then method params, then the bridge.
+/// The bridge-backed methods: chat target, then message param, then method params, then the bridge.
 pub(crate) fn bridge_method(
     conn: &Connection,
     method: &str,
