@@ -443,7 +443,8 @@ fn deliver(
         ..Message::default()
     };
     let (target, direct_to) = match route {
-        Route::AppleScript(target @ Target::Direct(to)) => (target, Some(to.clone())),
+        Route::AppleScript(target @ Target::Direct(to))
+        | Route::Bridge(target @ Target::Direct(to)) => (target, Some(to.clone())),
         Route::AppleScript(target @ Target::Chat { identifier, .. })
             if looks_like_handle(identifier) =>
         {
