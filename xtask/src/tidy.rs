@@ -13,13 +13,20 @@ use crate::cmd::{capture, cargo, say, workspace_root};
 /// listed here is a change of the architecture and must be made here, on purpose, with the docs.
 const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("imsg-target", &[]),
+    ("imsg-text", &[]),
     ("imsg-policy", &["imsg-target"]),
-    ("imsg-config", &["imsg-policy", "imsg-target"]),
+    ("imsg-config", &["imsg-policy", "imsg-target", "imsg-text"]),
     ("imsg-rpc", &[]),
     ("imsg-sim", &[]),
     (
         "imsg-channel",
-        &["imsg-target", "imsg-policy", "imsg-config", "imsg-rpc"],
+        &[
+            "imsg-target",
+            "imsg-policy",
+            "imsg-config",
+            "imsg-rpc",
+            "imsg-text",
+        ],
     ),
     (
         "imsg-gateway",
@@ -35,6 +42,7 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "imsg-policy",
             "imsg-config",
             "imsg-channel",
+            "imsg-text",
         ],
     ),
     ("xtask", &[]),
@@ -57,6 +65,7 @@ const FORBIDDEN_EXTERNAL: &[(&str, &str, &str)] = &[
         "tokio",
         "the pure cores never depend on tokio",
     ),
+    ("imsg-text", "tokio", "the pure cores never depend on tokio"),
     (
         "imsg-target",
         "serde_json",
@@ -66,6 +75,16 @@ const FORBIDDEN_EXTERNAL: &[(&str, &str, &str)] = &[
         "imsg-policy",
         "serde_json",
         "target and policy know nothing of JSON",
+    ),
+    (
+        "imsg-text",
+        "serde_json",
+        "the text pipeline is pure string work and knows nothing of JSON",
+    ),
+    (
+        "imsg-text",
+        "json5",
+        "the text pipeline is pure string work and knows nothing of JSON",
     ),
     (
         "imsg-target",
@@ -89,6 +108,11 @@ const FORBIDDEN_EXTERNAL: &[(&str, &str, &str)] = &[
     ),
     (
         "imsg-config",
+        "async-trait",
+        "only imsg-channel uses async-trait",
+    ),
+    (
+        "imsg-text",
         "async-trait",
         "only imsg-channel uses async-trait",
     ),

@@ -221,7 +221,10 @@ impl<'a> Cx<'a> {
                 continue;
             }
             // A newline: is the whitespace run around it a blank line?
-            let run_start = self.text[..i].trim_end().len();
+            let mut run_start = self.text[..i].trim_end().len();
+            if !is_boundary(self.text, run_start) {
+                run_start = next_boundary(self.text, run_start).min(i);
+            }
             let run_end = i + (self.text[i..].len() - self.text[i..].trim_start().len());
             let newlines = bytes[run_start..run_end]
                 .iter()
@@ -229,7 +232,8 @@ impl<'a> Cx<'a> {
                 .count();
             if newlines >= 2 && self.fence_at(run_start).is_none() && run_start > start {
                 out.push(start..run_start);
-                start = run_end;
+                // The next paragraph starts at its first line, indentation included.
+                start = self.text[..run_end].rfind('\n').map_or(run_end, |k| k + 1);
             }
             i = run_end.max(i + 1);
         }
@@ -269,7 +273,9 @@ impl<'a> Cx<'a> {
                 out.push(ChunkSpan {
                     range: pos..body_end,
                     prefix,
-                    suffix: inside.map(|i| self.fences[i].suffix.clone()).unwrap_or_default(),
+                    suffix: inside
+                        .map(|i| self.fences[i].suffix.clone())
+                        .unwrap_or_default(),
                 });
                 carried = inside;
             }
@@ -428,28 +434,18 @@ impl<'a> Cx<'a> {
             back += text[prev..b].chars().count();
             b = prev;
         }
-        // One grapheme cluster longer than the whole message (or no allowed cut at all): the
-        // limit wins and the cut falls between characters.
-        let mut c = window_end;
-        let zone = match self.zone(c) {
-            Zone::Inside(f) => {
-                let mut k = self.fences[f].suffix_chars;
-                while k > 0 && c > pos + 1 {
-                    c = prev_char(text, c);
-                    k -= 1;
-                }
-                if k == 0 && matches!(self.zone(c), Zone::Inside(g) if g == f) {
-                    Zone::Inside(f)
-                } else {
-                    Zone::Free
-                }
-            }
-            Zone::Free | Zone::Forbidden => Zone::Free,
-        };
-        if c <= pos {
-            c = window_end;
+        // No allowed cut: the last grapheme boundary even where the fence rules would not cut
+        // (only a fence line longer than half the limit gets here), cut as plain text.
+        let b = prev_boundary(text, window_end.min(text.len()));
+        if b > pos && is_boundary(text, window_end) {
+            return (window_end, Zone::Free);
         }
-        (c, zone)
+        if b > pos {
+            return (b, Zone::Free);
+        }
+        // One grapheme cluster longer than the whole message: the limit wins and the cut falls
+        // between characters.
+        (window_end, Zone::Free)
     }
 
     /// The end of the chunk `[pos, cut)` without trailing whitespace, on a grapheme boundary.
@@ -471,8 +467,12 @@ impl<'a> Cx<'a> {
             return end;
         }
         let run = &text[cut..run_end];
+        // At a line start (the text's start, or a paragraph's) the run is the line's own
+        // indentation; after a cut in the middle of a line it is the space between two words.
+        let line_start = cut == 0 || text.as_bytes()[cut - 1] == b'\n';
         let mut q = match run.rfind('\n') {
             Some(nl) => cut + nl + 1,
+            None if line_start => cut,
             None => run_end,
         };
         if !is_boundary(text, q) {
@@ -514,11 +514,10 @@ fn whitespace_run(text: &str, i: usize, end: usize) -> (usize, usize, usize) {
 
 /// The byte offset `n` characters after `i`.
 fn advance_chars(text: &str, i: usize, n: usize) -> usize {
-    text[i..].char_indices().nth(n).map_or(text.len(), |(k, _)| i + k)
-}
-
-fn prev_char(text: &str, i: usize) -> usize {
-    text[..i].char_indices().next_back().map_or(0, |(p, _)| p)
+    text[i..]
+        .char_indices()
+        .nth(n)
+        .map_or(text.len(), |(k, _)| i + k)
 }
 
 /// Whether a message may start or end at byte `i` without splitting a grapheme cluster.
@@ -664,6 +663,9 @@ mod tests {
     #[test]
     fn cut_keeps_indentation_of_the_next_line() {
         let o = opts(12, ChunkMode::Length);
-        assert_eq!(chunk("• one two\n  • three", &o), ["• one two", "  • three"]);
+        assert_eq!(
+            chunk("• one two\n  • three", &o),
+            ["• one two", "  • three"]
+        );
     }
 }

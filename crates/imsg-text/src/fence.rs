@@ -105,7 +105,10 @@ mod tests {
         let t = "a\n```rust\nfn x() {}\n```\nb\n~~~~\ncode\n~~~\nmore";
         let f = find_fences(t);
         assert_eq!(f.len(), 2);
-        assert_eq!(&t[f[0].open_start..f[0].close_end], "```rust\nfn x() {}\n```");
+        assert_eq!(
+            &t[f[0].open_start..f[0].close_end],
+            "```rust\nfn x() {}\n```"
+        );
         assert_eq!(&t[f[0].body_start..f[0].body_end], "fn x() {}\n");
         assert_eq!(f[0].opener, "```rust");
         assert_eq!(f[0].closer, "```");

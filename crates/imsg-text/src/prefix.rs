@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(apply_prefix("PFX", "PFX final reply"), "PFX final reply");
         assert_eq!(apply_prefix("PFX", "HEARTBEAT_OK"), "HEARTBEAT_OK");
         assert_eq!(apply_prefix("PFX", "NO_REPLY"), "NO_REPLY");
-        assert_eq!(apply_prefix("[Clawd]", "```\ncode\n```"), "[Clawd]\n```\ncode\n```");
+        assert_eq!(
+            apply_prefix("[Clawd]", "```\ncode\n```"),
+            "[Clawd]\n```\ncode\n```"
+        );
         assert_eq!(apply_prefix("", "text"), "text");
     }
 }

@@ -508,7 +508,9 @@ fn lone_link(events: &[Event<'_>]) -> Option<String> {
     };
     let open = events.iter().position(|e| !is_wrapper(e))?;
     let Event::Start(Tag::Link {
-        link_type, dest_url, ..
+        link_type,
+        dest_url,
+        ..
     }) = &events[open]
     else {
         return None;
@@ -629,7 +631,10 @@ mod tests {
 
     #[test]
     fn emphasis_headings_and_code() {
-        assert_eq!(r("# Title\n**bold** and _it_ ~~gone~~"), "Title\n\nbold and it gone");
+        assert_eq!(
+            r("# Title\n**bold** and _it_ ~~gone~~"),
+            "Title\n\nbold and it gone"
+        );
         assert_eq!(r("Use `cargo test` now"), "Use cargo test now");
         assert_eq!(
             r("Run:\n```sh\nls -la\n```\nDone"),
@@ -642,7 +647,10 @@ mod tests {
     fn lists_and_quotes() {
         assert_eq!(r("- one\n- two\n  - nested"), "• one\n• two\n  • nested");
         assert_eq!(r("3. three\n4. four"), "3. three\n4. four");
-        assert_eq!(r("> quoted **text**\n>\n> more"), "> quoted text\n>\n> more");
+        assert_eq!(
+            r("> quoted **text**\n>\n> more"),
+            "> quoted text\n>\n> more"
+        );
         assert_eq!(r("para\n\n- a\n- b\n\nafter"), "para\n\n• a\n• b\n\nafter");
     }
 
@@ -652,16 +660,28 @@ mod tests {
             r("See [the docs](https://x.dev/d) now"),
             "See the docs (https://x.dev/d) now"
         );
-        assert_eq!(r("[the docs](https://x.dev/d)"), "the docs\nhttps://x.dev/d");
+        assert_eq!(
+            r("[the docs](https://x.dev/d)"),
+            "the docs\nhttps://x.dev/d"
+        );
         assert_eq!(r("<https://x.dev>"), "https://x.dev");
         assert_eq!(r("go [x.dev](https://x.dev/) ok"), "go https://x.dev/ ok");
         assert_eq!(r("mail [me@x.dev](mailto:me@x.dev)"), "mail me@x.dev");
-        assert_eq!(r("![a cat](https://x.dev/cat.png)"), "https://x.dev/cat.png");
+        assert_eq!(
+            r("![a cat](https://x.dev/cat.png)"),
+            "https://x.dev/cat.png"
+        );
     }
 
     #[test]
     fn plain_text_passes_through() {
-        for t in ["snake_case_name", "#hashtag", "3 < 4", "a\nb\n\nc", "Hi! How are you?"] {
+        for t in [
+            "snake_case_name",
+            "#hashtag",
+            "3 < 4",
+            "a\nb\n\nc",
+            "Hi! How are you?",
+        ] {
             assert_eq!(r(t), t);
         }
     }

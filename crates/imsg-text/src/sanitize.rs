@@ -82,7 +82,11 @@ pub fn sanitize(text: &str) -> Sanitized {
 
 /// Byte ranges of inline code and code blocks, per the markdown parser.
 fn code_ranges(text: &str) -> Vec<Range<usize>> {
-    if !text.contains('`') && !text.contains("~~~") && !text.contains("    ") && !text.contains('\t') {
+    if !text.contains('`')
+        && !text.contains("~~~")
+        && !text.contains("    ")
+        && !text.contains('\t')
+    {
         return Vec::new();
     }
     let mut out: Vec<Range<usize>> = Vec::new();
@@ -216,9 +220,7 @@ fn tool_call_block(text: &str, i: usize) -> Option<usize> {
     }
     // The call's arguments follow until a blank line.
     let from = j;
-    let end = text[from..]
-        .find("\n\n")
-        .map_or(text.len(), |k| from + k);
+    let end = text[from..].find("\n\n").map_or(text.len(), |k| from + k);
     Some(end)
 }
 
@@ -342,7 +344,10 @@ fn is_token(word: &str) -> bool {
 
 /// Punctuation and emphasis markers a model wraps a token in.
 fn is_wrap(c: char) -> bool {
-    matches!(c, '*' | '_' | '`' | '~' | '.' | '!' | '"' | '\'' | '“' | '”')
+    matches!(
+        c,
+        '*' | '_' | '`' | '~' | '.' | '!' | '"' | '\'' | '“' | '”'
+    )
 }
 
 /// The text is one or more silent tokens and nothing else (edge punctuation and emphasis aside).
@@ -427,21 +432,31 @@ mod tests {
 
     #[test]
     fn code_is_left_alone() {
-        let t = "Use `<think>` tags:\n\n```\n<think>x</think> [[reply_to_current]] <media:image>\n```";
+        let t =
+            "Use `<think>` tags:\n\n```\n<think>x</think> [[reply_to_current]] <media:image>\n```";
         assert_eq!(clean(t), t);
         assert!(sanitize(t).stripped.is_empty());
     }
 
     #[test]
     fn silent_tokens() {
-        for t in ["NO_REPLY", "  HEARTBEAT_OK\n", "**NO_REPLY**", "no_reply.", "NO_REPLY NO_REPLY"] {
+        for t in [
+            "NO_REPLY",
+            "  HEARTBEAT_OK\n",
+            "**NO_REPLY**",
+            "no_reply.",
+            "NO_REPLY NO_REPLY",
+        ] {
             let s = sanitize(t);
             assert!(s.silent, "{t:?}");
             assert_eq!(s.text, "");
         }
         let s = sanitize("<think>nothing to say</think>NO_REPLY");
         assert!(s.silent);
-        assert_eq!(clean("HEARTBEAT_OK\n\nAll systems fine"), "All systems fine");
+        assert_eq!(
+            clean("HEARTBEAT_OK\n\nAll systems fine"),
+            "All systems fine"
+        );
         assert_eq!(clean("Done for today. NO_REPLY"), "Done for today.");
         assert_eq!(clean("say NO_REPLY to them"), "say NO_REPLY to them");
         assert!(!sanitize("NO_REPLYING").silent);
