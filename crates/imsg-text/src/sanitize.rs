@@ -361,10 +361,7 @@ pub(crate) fn is_silent_text(text: &str) -> bool {
 fn strip_edge_tokens(text: &str) -> Option<String> {
     let mut t = text.trim();
     let mut changed = false;
-    loop {
-        let Some(first) = t.split_whitespace().next() else {
-            break;
-        };
+    while let Some(first) = t.split_whitespace().next() {
         if is_token(first.trim_matches(is_wrap)) && t.len() > first.len() {
             t = t[first.len()..].trim_start();
             changed = true;
@@ -372,10 +369,7 @@ fn strip_edge_tokens(text: &str) -> Option<String> {
             break;
         }
     }
-    loop {
-        let Some(last) = t.split_whitespace().next_back() else {
-            break;
-        };
+    while let Some(last) = t.split_whitespace().next_back() {
         if is_token(last.trim_matches(is_wrap)) && t.len() > last.len() {
             t = t[..t.len() - last.len()].trim_end();
             changed = true;
