@@ -1,5 +1,6 @@
 //! Attachments on this machine: what is staged, what is refused and why, what may be sent, and the
 //! cleanup, all against real files in temporary directories.
+#![cfg(test)]
 
 use std::fs;
 use std::io::Write;
