@@ -471,7 +471,7 @@ async fn remote_files_still_arriving_are_retried_and_oversized_ones_stopped() {
     let mac = Mac::new(&sshd);
     let stager = AttachmentStager::new(mac.config()).unwrap();
 
-    // imsg already listed the file, but it lands on disk a moment later (field report 16).
+    // imsg already listed the file, but it lands on disk a moment later (openclaw/openclaw#135860).
     let late = mac.attachments.join("cc/03/G-L/late.png");
     fs::create_dir_all(late.parent().unwrap()).unwrap();
     let writer = {

@@ -33,10 +33,10 @@ pub enum RemoteHostError {
         "the SSH wrapper's ssh line sets `{0}`, which runs a local command; attachments over SSH are off \
          until it is removed (set remoteHost and use ~/.ssh/config instead)"
     )]
-    CommandOption(String),
+    RunsLocalProgram(String),
 }
 
-/// The word rule of user and host names (spec 6.5).
+/// The word rule of user and host names: ASCII letters, digits, `.`, `_`, `-`, no leading `-`.
 fn is_word(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
@@ -144,7 +144,7 @@ impl SshTarget {
 ///
 /// # Errors
 ///
-/// [`RemoteHostError::CommandOption`] when that ssh command carries `ProxyCommand`, `LocalCommand`,
+/// [`RemoteHostError::RunsLocalProgram`] when that ssh command carries `ProxyCommand`, `LocalCommand`,
 /// `PermitLocalCommand` or `KnownHostsCommand` (in any spelling: `-oProxyCommand=…`, `-o ProxyCommand …`).
 pub fn detect_remote_host(script: &str) -> Result<Option<SshTarget>, RemoteHostError> {
     let joined = script.replace("\\\n", " ");
@@ -366,7 +366,7 @@ fn carry(flag: char, value: &str, carried: &mut Carried) -> Result<(), RemoteHos
                 });
             let key = key.to_ascii_lowercase();
             if COMMAND_KEYS.contains(&key.as_str()) {
-                return Err(RemoteHostError::CommandOption(key));
+                return Err(RemoteHostError::RunsLocalProgram(key));
             }
             match key.as_str() {
                 "user" => carried.user = Some(val.to_owned()),
@@ -516,7 +516,7 @@ mod tests {
             assert!(
                 matches!(
                     detect_remote_host(script),
-                    Err(RemoteHostError::CommandOption(_))
+                    Err(RemoteHostError::RunsLocalProgram(_))
                 ),
                 "{script}"
             );
