@@ -368,6 +368,37 @@ async fn a_file_still_being_written_is_waited_for_within_a_bound() {
     );
 }
 
+#[tokio::test]
+async fn a_root_reached_through_a_symlinked_directory_still_matches() {
+    // Like `/tmp` → `/private/tmp` on macOS: the root is written through a symlink.
+    let env = Env::new();
+    let linked = env.outside.join("linked-root");
+    std::os::unix::fs::symlink(&env.root, &linked).unwrap();
+    let mut config = env.config();
+    config.local_roots = parse_roots(&[linked.to_str().unwrap()]).unwrap();
+    let stager = AttachmentStager::new(config).unwrap();
+    env.file("aa/x.png", b"png");
+    let via_link = linked.join("aa/x.png");
+    let staged = stager
+        .stage_inbound(&[wire(via_link.to_str().unwrap(), "x.png", "image/png", 3)])
+        .await;
+    assert!(staged.refusals.is_empty(), "{:?}", staged.refusals);
+    assert!(stager.prepare_outbound(&via_link).await.is_ok());
+    // Escaping the resolved root through a symlink is still refused.
+    let secret = env.outside.join("secret.txt");
+    fs::write(&secret, b"s").unwrap();
+    std::os::unix::fs::symlink(&secret, env.root.join("aa/esc.png")).unwrap();
+    let staged = stager
+        .stage_inbound(&[wire(
+            linked.join("aa/esc.png").to_str().unwrap(),
+            "esc.png",
+            "",
+            1,
+        )])
+        .await;
+    assert_eq!(staged.refusals[0].reason, RefusalReason::SymlinkEscape);
+}
+
 #[test]
 fn the_sweep_removes_only_stale_staged_files() {
     let env = Env::new();

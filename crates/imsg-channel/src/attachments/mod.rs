@@ -397,11 +397,16 @@ impl AttachmentStager {
         let staging = std::fs::canonicalize(&config.staging_dir)
             .map_err(|e| staging_err(&config.staging_dir, e))?;
         let source = resolve_source(&config);
-        let resolved_local_roots = config
-            .local_roots
-            .iter()
-            .map(RootPattern::resolved)
-            .collect();
+        // Each root as written and as resolved: the lexical path is checked against the first, the
+        // canonical path matches the second (a canonical path has no symlinks, so also admitting it under
+        // the written form widens nothing).
+        let mut resolved_local_roots = config.local_roots.clone();
+        for root in &config.local_roots {
+            let resolved = root.resolved();
+            if !resolved_local_roots.contains(&resolved) {
+                resolved_local_roots.push(resolved);
+            }
+        }
         let [inbound, outbound, fetch] = ["inbound", "outbound", "fetch"].map(|d| staging.join(d));
         let stager = AttachmentStager {
             config,
