@@ -458,6 +458,14 @@ fn the_account_configuration_feeds_the_stager() {
     assert_eq!(target.host.to_string(), "bot@mac-mini");
     assert_eq!(target.port, Some(2222));
 
+    // A Windows drive root is valid in the shared format but cannot apply here: skipped, not fatal.
+    let text =
+        r#"{ channels: { imessage: { attachmentRoots: ["C:/Users/x/Attachments", "/srv/a"] } } }"#;
+    let resolved = imsg_config::from_str(text, &imsg_config::LoadOptions::new("c.json5")).unwrap();
+    let config = AttachmentConfig::from_account(&resolved.accounts[0], dir.path()).unwrap();
+    let roots: Vec<String> = config.local_roots.iter().map(ToString::to_string).collect();
+    assert_eq!(roots, ["/srv/a", imsg_config::DEFAULT_ATTACHMENT_ROOT]);
+
     // An explicit remoteHost wins over the wrapper.
     let text = r#"{ channels: { imessage: { remoteHost: "me@studio", cliPath: "/x/imsg-mac" } } }"#;
     let resolved = imsg_config::from_str(text, &imsg_config::LoadOptions::new("c.json5")).unwrap();

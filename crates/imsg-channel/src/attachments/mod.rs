@@ -122,10 +122,11 @@ impl AttachmentConfig {
     /// The configuration of one account: `includeAttachments`, the roots, `mediaMaxMb`, and where imsg
     /// runs (`remoteHost`, else the wrapper named by `cliPath` unless it is literally `imsg`).
     ///
+    /// A root that cannot apply here (a Windows drive root) is skipped with a warning.
+    ///
     /// # Errors
     ///
-    /// [`AttachmentError::Root`] for a root the loader should have refused, and
-    /// [`AttachmentError::RemoteHost`] for an unsafe `remoteHost`.
+    /// [`AttachmentError::RemoteHost`] for an unsafe `remoteHost` (the loader refuses those already).
     pub fn from_account(
         account: &ResolvedAccount,
         staging_dir: impl Into<PathBuf>,
@@ -133,8 +134,8 @@ impl AttachmentConfig {
         let limits = &account.limits;
         let mut config = AttachmentConfig::new(staging_dir);
         config.include = limits.include_attachments;
-        config.local_roots = parse_roots(&limits.attachment_roots)?;
-        config.remote_roots = parse_roots(&limits.remote_attachment_roots)?;
+        config.local_roots = posix_roots(&limits.attachment_roots);
+        config.remote_roots = posix_roots(&limits.remote_attachment_roots);
         config.max_bytes = limits.media_max_mb.saturating_mul(1024 * 1024);
         config.remote = match account.process.remote_host.as_deref() {
             Some(host) => RemoteSetting::Host(SshTarget::new(RemoteHost::parse(host)?)),
@@ -145,6 +146,20 @@ impl AttachmentConfig {
         };
         Ok(config)
     }
+}
+
+/// The roots the loader accepted, minus those that cannot apply to a POSIX path (a Windows drive root
+/// such as `C:/x`, which the shared configuration format allows); each skipped root is logged.
+fn posix_roots(raw: &[String]) -> Vec<RootPattern> {
+    raw.iter()
+        .filter_map(|r| match RootPattern::parse(r) {
+            Ok(root) => Some(root),
+            Err(e) => {
+                tracing::warn!(error = %e, "attachment root skipped");
+                None
+            }
+        })
+        .collect()
 }
 
 /// The one read of `cliPath` (its type is about to change to a resolved path).
