@@ -9,6 +9,7 @@
 //! - [`store`] holds the persistence seams: the cursor and the dedupe record (and the file-backed
 //!   pairing store), each in memory and on disk.
 
+pub mod attachments;
 mod channel;
 mod error;
 mod handler;

@@ -5,4 +5,6 @@ mod conformance;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
+mod remote;
+#[cfg(test)]
 mod survival;
