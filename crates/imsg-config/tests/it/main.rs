@@ -72,7 +72,10 @@ fn load_file_reads_a_real_file() {
     )
     .unwrap();
     let config = imsg_config::load_file(&path).unwrap();
-    assert_eq!(config.accounts[0].process.cli_path, "/usr/bin/imsg");
+    assert_eq!(
+        config.accounts[0].process.cli_path,
+        imsg_config::Executable::Path("/usr/bin/imsg".into())
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -93,8 +96,10 @@ fn accounts_are_found_case_insensitively() {
     let ids: Vec<&str> = config.accounts.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["home", "work"]);
     assert_eq!(
-        config.account("WORK").map(|a| a.process.cli_path.as_str()),
-        Some("/w/imsg")
+        config
+            .account("WORK")
+            .map(|a| a.process.cli_path.to_string()),
+        Some("/w/imsg".to_owned())
     );
     assert_eq!(
         config.account("Work").and_then(|a| a.key.as_deref()),
@@ -340,7 +345,7 @@ fn db_path_follows_the_safe_path_rule() {
     .unwrap_or_else(|err| panic!("should load: {err}"));
     assert_eq!(
         policy.accounts[0].process.db_path.as_deref(),
-        Some("/Users/bot/Library/Messages/chat.db")
+        Some(Path::new("/Users/bot/Library/Messages/chat.db"))
     );
 }
 
