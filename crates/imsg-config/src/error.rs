@@ -28,7 +28,8 @@ impl fmt::Display for Position {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
-    /// The file could not be read.
+    /// The file could not be read; the source is the `Arc<std::io::Error>` (shared, so the error stays
+    /// `Clone`).
     #[error("cannot read the file: {0}")]
     Io(#[source] Arc<std::io::Error>),
     /// The text is not valid JSON5.
