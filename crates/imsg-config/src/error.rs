@@ -1,6 +1,9 @@
 //! The one configuration error type: a file name, a dotted key path, what is wrong, and where.
 
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use imsg_target::{InvalidRegionError, ParseAllowEntryError, ParseTargetError};
 
 /// A 1-based line and column in the configuration text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,13 +23,15 @@ impl fmt::Display for Position {
 /// Why a configuration was rejected.
 ///
 /// Each message is one lowercase sentence; the [`ConfigError`] around it adds the file, the key path and the
-/// position.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// position. Causes from other crates (the I/O error, an allow-entry, target or region error) are kept typed
+/// and returned by [`std::error::Error::source`] of the kind.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
-    /// The file could not be read.
+    /// The file could not be read; the source is the `Arc<std::io::Error>` (shared, so the error stays
+    /// `Clone`).
     #[error("cannot read the file: {0}")]
-    Io(String),
+    Io(#[source] Arc<std::io::Error>),
     /// The text is not valid JSON5.
     #[error("invalid JSON5: {0}")]
     Syntax(String),
@@ -119,18 +124,28 @@ pub enum ConfigErrorKind {
     BlankMentionPattern,
     /// An allowlist entry that names nobody.
     #[error("{0}")]
-    InvalidAllowEntry(String),
+    InvalidAllowEntry(#[source] ParseAllowEntryError),
     /// `defaultTo` is not a valid send target.
     #[error("{0}")]
-    InvalidTarget(String),
+    InvalidTarget(#[source] ParseTargetError),
     /// A region code that phone metadata does not know.
     #[error("{0}")]
-    InvalidRegion(String),
+    InvalidRegion(#[source] InvalidRegionError),
+    /// A number outside the range its key allows (the `catchup` limits).
+    #[error("{value} is out of range, expected {min} to {max}")]
+    OutOfRange {
+        /// The value as written.
+        value: u64,
+        /// The smallest allowed value.
+        min: u64,
+        /// The largest allowed value.
+        max: u64,
+    },
 }
 
 /// Writes `text` with every control character and Unicode line or paragraph separator escaped (`\r`,
 /// `\u{1b}`), so a value echoed from the file can neither break the line nor drive the terminal.
-fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+pub(crate) fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     for c in text.chars() {
         if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
             write!(f, "{}", c.escape_default())?;
@@ -147,7 +162,10 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
 }
 
 /// A configuration error: `<file>: <dotted.path>: <what> at line L column C`, always on one line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Its own [`std::error::Error::source`] is `None`, so an error chain prints the line once; the typed cause
+/// is on [`ConfigError::kind`].
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub struct ConfigError {
     /// Boxed so that `Result<_, ConfigError>` stays one pointer wide on the happy path.
@@ -155,7 +173,7 @@ pub struct ConfigError {
 }
 
 /// The fields of a [`ConfigError`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct Inner {
     source_name: String,
     path: String,

@@ -16,19 +16,31 @@
 //!
 //! The crate does no I/O except in [`load_file`], and never panics on any input.
 
+// The pipeline, in order: text to raw, legacy keys moved, values checked where written, section and
+// account merged, defaults and domain types applied.
+mod check;
+mod merge;
+mod migrate;
+mod parse;
+mod raw;
+mod resolve;
+mod resolved;
+
+// What the stages share.
+mod context;
+mod convert;
 mod error;
+mod globals;
 mod load;
 mod locate;
-mod merge;
-mod raw;
-mod resolved;
 mod schema;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrorKind, Position};
-pub use load::{DEFAULT_ATTACHMENT_ROOT, LoadOptions, from_str, load_file};
+pub use load::{LoadOptions, from_str, load_file};
 pub use resolved::{
-    ChannelLimits, ChunkMode, ConfigWarning, DmScope, ProcessSettings, ReactionNotifications,
-    ResolvedAccount, ResolvedConfig, TableMode,
+    CatchupSettings, ChannelLimits, ChunkMode, ConfigWarning, DEFAULT_ATTACHMENT_ROOT, DmScope,
+    Executable, ProcessSettings, ReactionNotifications, ResolvedAccount, ResolvedConfig, TableMode,
 };
 pub use schema::json_schema;
+pub use validate::{is_safe_executable, normalize_account_id};

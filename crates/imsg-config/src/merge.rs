@@ -4,7 +4,7 @@
 //! replace the channel's value wholesale, allowlists are replaced (never appended, so an account can narrow
 //! who may talk to it), and attachment roots are the one additive exception.
 
-use crate::raw::{RawAccount, RawImessage};
+use crate::raw::{RawAccount, RawCatchup, RawImessage};
 use crate::validate::normalize_account_id;
 
 /// The account's value when it set one, else the channel's.
@@ -75,13 +75,32 @@ pub(crate) fn merge(top: &RawAccount, account: &RawAccount) -> RawAccount {
             &account.coalesce_same_sender_dms,
             &top.coalesce_same_sender_dms,
         ),
-        catchup: pick(&account.catchup, &top.catchup),
+        // One level deeper: an account that sets `catchup.enabled` keeps the section's limits.
+        catchup: merge_catchup(account.catchup.as_ref(), top.catchup.as_ref()),
         probe_timeout_ms: pick(&account.probe_timeout_ms, &top.probe_timeout_ms),
         send_read_receipts: pick(&account.send_read_receipts, &top.send_read_receipts),
         send_transport: pick(&account.send_transport, &top.send_transport),
         default_to: pick(&account.default_to, &top.default_to),
         streaming: pick(&account.streaming, &top.streaming),
     }
+}
+
+/// `catchup` key by key: the account's value for each key it sets, else the section's.
+fn merge_catchup(account: Option<&RawCatchup>, top: Option<&RawCatchup>) -> Option<RawCatchup> {
+    let (account, top) = match (account, top) {
+        (None, None) => return None,
+        (Some(one), None) | (None, Some(one)) => return Some(one.clone()),
+        (Some(account), Some(top)) => (account, top),
+    };
+    Some(RawCatchup {
+        enabled: account.enabled.or(top.enabled),
+        max_age_minutes: account.max_age_minutes.or(top.max_age_minutes),
+        per_run_limit: account.per_run_limit.or(top.per_run_limit),
+        first_run_lookback_minutes: account
+            .first_run_lookback_minutes
+            .or(top.first_run_lookback_minutes),
+        max_failure_retries: account.max_failure_retries.or(top.max_failure_retries),
+    })
 }
 
 /// Migrates the legacy top-level `imessage` section into `channels.imessage` (merge-missing, as the anchor's
@@ -161,7 +180,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::raw::{AllowFromValue, RawDmPolicy, RawGroup, RawGroupPolicy};
+    use imsg_policy::{DmPolicy, GroupPolicy};
+
+    use crate::raw::{AllowFromValue, RawDmPolicy, RawGroup, Word};
 
     fn entries() -> impl Strategy<Value = Option<Vec<AllowFromValue>>> {
         proptest::option::of(proptest::collection::vec(
@@ -185,10 +206,10 @@ mod tests {
             enabled in proptest::option::of(any::<bool>()),
             cli_path in proptest::option::of("/usr/local/bin/[a-z]{1,6}"),
             dm_policy in proptest::option::of(prop_oneof![
-                Just(RawDmPolicy::Pairing), Just(RawDmPolicy::Allowlist),
-                Just(RawDmPolicy::Open), Just(RawDmPolicy::Disabled)]),
+                Just(Word(DmPolicy::Pairing)), Just(Word(DmPolicy::Allowlist)),
+                Just(Word(DmPolicy::Open)), Just(Word(DmPolicy::Disabled))]),
             group_policy in proptest::option::of(prop_oneof![
-                Just(RawGroupPolicy::Open), Just(RawGroupPolicy::Allowlist), Just(RawGroupPolicy::Disabled)]),
+                Just(Word(GroupPolicy::Open)), Just(Word(GroupPolicy::Allowlist)), Just(Word(GroupPolicy::Disabled))]),
             allow_from in entries(),
             group_allow_from in entries(),
             groups in proptest::option::of(proptest::collection::btree_map(
@@ -254,7 +275,13 @@ mod tests {
             ("contextVisibility", [json!("all"), json!("allowlist")]),
             ("reactionNotifications", [json!("off"), json!("all")]),
             ("coalesceSameSenderDms", [json!(true), json!(false)]),
-            ("catchup", [json!({ "x": true }), json!([1])]),
+            (
+                "catchup",
+                [
+                    json!({ "enabled": true, "perRunLimit": 5 }),
+                    json!({ "maxAgeMinutes": 60 }),
+                ],
+            ),
             ("probeTimeoutMs", [json!(1), json!(2)]),
             ("sendReadReceipts", [json!(true), json!(false)]),
             ("sendTransport", [json!("a"), json!({ "b": 1 })]),
@@ -328,6 +355,15 @@ mod tests {
                             )),
                         }
                     }
+                    // One level deeper, key by key.
+                    "catchup" => match (a.get(key), t.get(key)) {
+                        (Some(serde_json::Value::Object(x)), Some(serde_json::Value::Object(y))) => {
+                            let mut both = y.clone();
+                            both.extend(x.clone());
+                            Some(serde_json::Value::Object(both))
+                        }
+                        (x, y) => x.or(y).cloned(),
+                    },
                     // Everything else, allowlists and maps included: the account's value whole, else the section's.
                     _ => a.get(key).or_else(|| t.get(key)).cloned(),
                 };
@@ -444,7 +480,7 @@ mod tests {
             accounts: Some(BTreeMap::from([
                 (
                     "work".to_owned(),
-                    account(&["*"], Some(RawDmPolicy::Allowlist), &["1", "2"]),
+                    account(&["*"], Some(Word(DmPolicy::Allowlist)), &["1", "2"]),
                 ),
                 ("home".to_owned(), account(&["*"], None, &[])),
             ])),
@@ -456,7 +492,7 @@ mod tests {
         let work = accounts.get("work").cloned().unwrap_or_default();
         assert_eq!(
             work,
-            account(&["+15550001111"], Some(RawDmPolicy::Allowlist), &["1"])
+            account(&["+15550001111"], Some(Word(DmPolicy::Allowlist)), &["1"])
         );
     }
 }

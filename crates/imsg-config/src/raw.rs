@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU64;
 
+use imsg_policy::{DmPolicy, GroupPolicy};
 use schemars::JsonSchema;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -194,32 +195,107 @@ pub(crate) struct RawLegacyGroupChat {
     pub(crate) require_mention: Option<bool>,
 }
 
-/// `dmPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(rename = "DmPolicy")]
-pub(crate) enum RawDmPolicy {
-    /// Unknown senders get a pairing code.
-    Pairing,
-    /// Only `allowFrom` senders pass.
-    Allowlist,
-    /// Everyone passes; requires `"*"` in `allowFrom`.
-    Open,
-    /// Every DM is dropped.
-    Disabled,
+/// `dmPolicy`, spelled by `imsg-policy`.
+pub(crate) type RawDmPolicy = Word<DmPolicy>;
+
+/// `groupPolicy`, spelled by `imsg-policy`.
+pub(crate) type RawGroupPolicy = Word<GroupPolicy>;
+
+/// A setting whose spellings, descriptions and default live with its domain type (the policy vocabulary of
+/// `imsg-policy`), so this crate does not spell them a second time.
+pub(crate) trait Vocabulary: Copy + fmt::Debug + 'static {
+    /// The name of the schema definition, such as `DmPolicy`.
+    const SCHEMA_NAME: &'static str;
+    /// Every value.
+    const ALL: &'static [Self];
+    /// The spellings of [`Vocabulary::ALL`], in order.
+    const NAMES: &'static [&'static str];
+    /// The configuration key, such as `dmPolicy`.
+    const KEY: &'static str;
+    /// The spelling of one value.
+    fn name(self) -> &'static str;
+    /// What one value does, in one sentence.
+    fn summary(self) -> &'static str;
 }
 
-/// `groupPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(rename = "GroupPolicy")]
-pub(crate) enum RawGroupPolicy {
-    /// Any group.
-    Open,
-    /// Every group message is dropped.
-    Disabled,
-    /// Only senders or chats in the effective `groupAllowFrom`.
-    Allowlist,
+impl Vocabulary for DmPolicy {
+    const SCHEMA_NAME: &'static str = "DmPolicy";
+    const ALL: &'static [Self] = &DmPolicy::ALL;
+    const NAMES: &'static [&'static str] = &DmPolicy::NAMES;
+    const KEY: &'static str = DmPolicy::KEY;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn summary(self) -> &'static str {
+        DmPolicy::summary(self)
+    }
+}
+
+impl Vocabulary for GroupPolicy {
+    const SCHEMA_NAME: &'static str = "GroupPolicy";
+    const ALL: &'static [Self] = &GroupPolicy::ALL;
+    const NAMES: &'static [&'static str] = &GroupPolicy::NAMES;
+    const KEY: &'static str = GroupPolicy::KEY;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn summary(self) -> &'static str {
+        GroupPolicy::summary(self)
+    }
+}
+
+/// A value of a [`Vocabulary`] as written in the file: exactly one of its spellings (case-sensitive, as the
+/// anchor's schema is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Word<T>(pub(crate) T);
+
+impl<'de, T: Vocabulary> Deserialize<'de> for Word<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WordVisitor<T>(std::marker::PhantomData<T>);
+        impl<T: Vocabulary> Visitor<'_> for WordVisitor<T> {
+            type Value = Word<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "one of {}", T::NAMES.join(", "))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::ALL
+                    .iter()
+                    .find(|value| value.name() == v)
+                    .map(|value| Word(*value))
+                    .ok_or_else(|| E::unknown_variant(v, T::NAMES))
+            }
+        }
+        deserializer.deserialize_str(WordVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<T: Vocabulary> Serialize for Word<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.name())
+    }
+}
+
+impl<T: Vocabulary> JsonSchema for Word<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::SCHEMA_NAME.into()
+    }
+
+    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let one_of: Vec<serde_json::Value> = T::ALL
+            .iter()
+            .map(|value| {
+                serde_json::json!({
+                    "const": value.name(),
+                    "description": value.summary(),
+                    "type": "string",
+                })
+            })
+            .collect();
+        schemars::json_schema!({
+            "description": format!("`{}`.", T::KEY),
+            "oneOf": one_of,
+        })
+    }
 }
 
 /// `service`.
@@ -331,6 +407,32 @@ pub(crate) struct RawGroup {
     /// Per-sender tool policy; accepted and passed through unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tools_by_sender: Option<serde_json::Value>,
+}
+
+/// `catchup`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Catchup")]
+pub(crate) struct RawCatchup {
+    /// Whether catch-up runs at start-up (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) enabled: Option<bool>,
+    /// Messages older than this many minutes are not replayed (1 to 720, default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 720))]
+    pub(crate) max_age_minutes: Option<u64>,
+    /// At most this many messages per run (1 to 500, default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 500))]
+    pub(crate) per_run_limit: Option<u64>,
+    /// How many minutes back the first run ever looks (1 to 720, default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 720))]
+    pub(crate) first_run_lookback_minutes: Option<u64>,
+    /// How often one message is retried before it is skipped (1 to 1000, default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub(crate) max_failure_retries: Option<u64>,
 }
 
 /// One entry of `dms` (keyed by peer id).
@@ -515,8 +617,8 @@ channel_fields! {
     reaction_notifications: RawReactionNotifications,
     /// Whether consecutive DMs from one sender are coalesced.
     coalesce_same_sender_dms: bool,
-    /// Catch-up settings; accepted and passed through.
-    catchup: serde_json::Value,
+    /// Replaying messages that arrived while the channel was down; each key inherits on its own.
+    catchup: RawCatchup,
     /// Probe timeout in milliseconds (default 10000).
     probe_timeout_ms: NonZeroU64,
     /// Whether read receipts are sent (default true).

@@ -1,12 +1,19 @@
 //! Value rules that serde cannot express: account ids, the safe-executable rule, remote hosts, attachment
 //! roots, `~` expansion and the "did you mean" suggestion.
 
-/// Normalizes an account key to an id (section 1.3 of the behaviour spec).
+/// Normalizes an account key, or an account id typed on a command line, to the id the loader uses.
 ///
 /// Trimmed; blank becomes `default`; a valid id (`[a-z0-9][a-z0-9_-]{0,63}`, any case) is lowercased;
 /// anything else is lowercased with every run of other characters replaced by `-`, outer `-` stripped and
-/// the result cut to 64 characters, `default` if nothing is left.
-pub(crate) fn normalize_account_id(raw: &str) -> String {
+/// the result cut to 64 characters, `default` if nothing is left. So `Work` is `work` and `Ops Bot` is
+/// `ops-bot`; [`crate::ResolvedConfig::account`] looks accounts up through this function.
+///
+/// ```
+/// assert_eq!(imsg_config::normalize_account_id(" Ops Bot "), "ops-bot");
+/// assert_eq!(imsg_config::normalize_account_id("WORK"), "work");
+/// assert_eq!(imsg_config::normalize_account_id(""), "default");
+/// ```
+pub fn normalize_account_id(raw: &str) -> String {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return "default".to_owned();
@@ -45,7 +52,17 @@ pub(crate) fn normalize_account_id(raw: &str) -> String {
 /// (NUL, line breaks, tabs, escapes) or Unicode line separators, and no leading `-`; a path (starts with `.` or
 /// `~`, contains a slash or backslash, or a drive letter) may contain spaces; a bare command name may only use
 /// `[A-Za-z0-9._+-]`.
-pub(crate) fn is_safe_executable(raw: &str) -> bool {
+///
+/// The loader applies it to `cliPath` and `dbPath`; a CLI that takes an executable from its user should
+/// apply it too.
+///
+/// ```
+/// assert!(imsg_config::is_safe_executable("/Applications/Imsg Tools/imsg"));
+/// assert!(imsg_config::is_safe_executable("imsg"));
+/// assert!(!imsg_config::is_safe_executable("imsg --db x"));
+/// assert!(!imsg_config::is_safe_executable("imsg; rm -rf ~"));
+/// ```
+pub fn is_safe_executable(raw: &str) -> bool {
     let value = raw.trim();
     if value.is_empty() {
         return false;

@@ -31,9 +31,27 @@ pub enum GroupPolicy {
     Disabled,
 }
 
+// The vocabulary below is the one place that spells these settings: the configuration loader reads them
+// with `ALL` and `as_str`, its schema and `config show` use `KEY`, `as_str` and `summary`, and the defaults
+// are the `Default` impls above.
+
 impl DmPolicy {
+    /// The configuration key, `dmPolicy`.
+    pub const KEY: &'static str = "dmPolicy";
+
+    /// Every value, in the order the configuration documents them.
+    pub const ALL: [DmPolicy; 4] = [Self::Pairing, Self::Allowlist, Self::Open, Self::Disabled];
+
+    /// The configuration spellings of [`DmPolicy::ALL`], in the same order.
+    pub const NAMES: [&'static str; 4] = [
+        Self::Pairing.as_str(),
+        Self::Allowlist.as_str(),
+        Self::Open.as_str(),
+        Self::Disabled.as_str(),
+    ];
+
     /// The configuration spelling, such as `pairing`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Pairing => "pairing",
             Self::Allowlist => "allowlist",
@@ -41,15 +59,47 @@ impl DmPolicy {
             Self::Disabled => "disabled",
         }
     }
+
+    /// One sentence saying what the value does, for schemas and help texts.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            Self::Pairing => "Unknown senders get a pairing code.",
+            Self::Allowlist => "Only `allowFrom` senders pass.",
+            Self::Open => "Everyone passes; requires `\"*\"` in `allowFrom`.",
+            Self::Disabled => "Every DM is dropped.",
+        }
+    }
 }
 
 impl GroupPolicy {
+    /// The configuration key, `groupPolicy`.
+    pub const KEY: &'static str = "groupPolicy";
+
+    /// Every value, in the order the configuration documents them.
+    pub const ALL: [GroupPolicy; 3] = [Self::Open, Self::Disabled, Self::Allowlist];
+
+    /// The configuration spellings of [`GroupPolicy::ALL`], in the same order.
+    pub const NAMES: [&'static str; 3] = [
+        Self::Open.as_str(),
+        Self::Disabled.as_str(),
+        Self::Allowlist.as_str(),
+    ];
+
     /// The configuration spelling, such as `allowlist`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
             Self::Allowlist => "allowlist",
             Self::Disabled => "disabled",
+        }
+    }
+
+    /// One sentence saying what the value does, for schemas and help texts.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            Self::Open => "Any group.",
+            Self::Disabled => "Every group message is dropped.",
+            Self::Allowlist => "Only senders or chats in the effective `groupAllowFrom`.",
         }
     }
 }
@@ -83,7 +133,7 @@ impl FromStr for DmPolicy {
 
     /// Parses the exact configuration spelling; the anchor's schema is case-sensitive too.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Pairing, Self::Allowlist, Self::Open, Self::Disabled]
+        Self::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
             .ok_or_else(|| ParsePolicyError::Dm(s.to_owned()))
@@ -95,7 +145,7 @@ impl FromStr for GroupPolicy {
 
     /// Parses the exact configuration spelling; the anchor's schema is case-sensitive too.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Open, Self::Allowlist, Self::Disabled]
+        Self::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
             .ok_or_else(|| ParsePolicyError::Group(s.to_owned()))
@@ -189,6 +239,35 @@ mod tests {
         assert_eq!(
             err.as_deref(),
             Some("unknown group policy `pairing`, expected open, allowlist or disabled")
+        );
+    }
+
+    #[test]
+    fn names_list_every_value_in_order() {
+        assert_eq!(DmPolicy::NAMES, DmPolicy::ALL.map(DmPolicy::as_str));
+        assert_eq!(
+            GroupPolicy::NAMES,
+            GroupPolicy::ALL.map(GroupPolicy::as_str)
+        );
+        // Every variant is in `ALL` once: a new variant without an entry would fail here.
+        for p in DmPolicy::ALL {
+            let listed = match p {
+                DmPolicy::Pairing | DmPolicy::Allowlist | DmPolicy::Open | DmPolicy::Disabled => {
+                    DmPolicy::ALL.iter().filter(|q| **q == p).count()
+                }
+            };
+            assert_eq!(listed, 1, "{p}");
+        }
+        for p in GroupPolicy::ALL {
+            assert_eq!(
+                GroupPolicy::ALL.iter().filter(|q| **q == p).count(),
+                1,
+                "{p}"
+            );
+        }
+        assert_eq!(
+            (DmPolicy::KEY, GroupPolicy::KEY),
+            ("dmPolicy", "groupPolicy")
         );
     }
 

@@ -62,7 +62,7 @@ pub enum RpcError {
     /// The child process could not be started.
     #[error("failed to spawn `{program}`")]
     Spawn {
-        /// The program that was started, after `~` expansion.
+        /// The program that was started, as given.
         program: String,
         /// The operating-system error.
         #[source]

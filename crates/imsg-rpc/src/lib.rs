@@ -21,7 +21,7 @@ pub use client::{ClientConfig, Counters, Notifications, RpcClient, decode_notifi
 pub use error::{INTERNAL_ERROR, RpcError};
 pub use frame::{DEFAULT_MAX_LINE_BYTES, Frame, LineDecoder};
 pub use probe::{ProbeReport, check_rpc_help, find_program, probe};
-pub use process::{ImsgChild, SpawnOptions, expand_tilde, spawn};
+pub use process::{ImsgChild, SpawnOptions, spawn};
 pub use wire::{
     Attachment, Chat, ChatsList, ChatsListParams, History, HistoryParams, Message, MessageEvent,
     Notification, OkResult, Reaction, ReadParams, SendParams, SendResult, SendTarget, Service,

@@ -13,7 +13,7 @@ use tokio::process::Command;
 use tracing::{debug, warn};
 
 use crate::error::RpcError;
-use crate::process::{SpawnOptions, expand_tilde, spawn, spawn_error};
+use crate::process::{SpawnOptions, spawn, spawn_error};
 use crate::wire::ChatsListParams;
 
 /// What a successful probe learned.
@@ -161,24 +161,29 @@ where
     }
 }
 
-/// Resolves `cliPath` to an executable file: a path as given (after `~`), a bare name on `PATH`.
+/// Resolves `cliPath` to an executable file: a path (anything with a `/`) as given, a bare name
+/// on `PATH`, the way [`spawn`] starts it. Nothing is expanded: `~/bin/imsg` is a relative path
+/// whose first directory is named `~`.
 ///
 /// # Errors
 ///
 /// [`RpcError::NotFound`] when no executable file matches.
-pub fn find_program(cli_path: &str) -> Result<PathBuf, RpcError> {
-    let expanded = expand_tilde(cli_path);
+pub fn find_program(cli_path: &Path) -> Result<PathBuf, RpcError> {
     let not_found = || RpcError::NotFound {
-        cli_path: cli_path.to_owned(),
+        cli_path: cli_path.display().to_string(),
     };
-    if expanded.components().count() > 1 || cli_path.contains('/') {
-        return is_executable(&expanded)
-            .then_some(expanded)
+    if cli_path.as_os_str().is_empty() {
+        return Err(not_found());
+    }
+    if cli_path.components().count() > 1 || cli_path.as_os_str().as_encoded_bytes().contains(&b'/')
+    {
+        return is_executable(cli_path)
+            .then(|| cli_path.to_path_buf())
             .ok_or_else(not_found);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .map(|dir| dir.join(&expanded))
+        .map(|dir| dir.join(cli_path))
         .find(|candidate| is_executable(candidate))
         .ok_or_else(not_found)
 }
@@ -248,15 +253,38 @@ mod tests {
 
     #[test]
     fn find_program_rules() {
-        assert!(find_program("/bin/sh").is_ok());
-        assert!(find_program("sh").is_ok());
-        let missing = find_program("/nonexistent/imsg").unwrap_err();
+        let find = |p: &str| find_program(Path::new(p));
+        assert!(find("/bin/sh").is_ok());
+        assert_eq!(
+            find("sh").ok().and_then(|p| p.is_absolute().then_some(())),
+            Some(())
+        );
+        let missing = find("/nonexistent/imsg").unwrap_err();
         assert_eq!(missing.to_string(), "imsg not found (`/nonexistent/imsg`)");
         assert!(matches!(
-            find_program("definitely-not-a-command-here"),
+            find("definitely-not-a-command-here"),
             Err(RpcError::NotFound { .. })
         ));
         // A directory is not an executable file.
-        assert!(find_program("/tmp").is_err());
+        assert!(find("/tmp").is_err());
+        assert!(find("").is_err());
+    }
+
+    #[test]
+    fn find_program_expands_nothing() {
+        // `~` is the loader's to expand; here it is an ordinary directory name, so the path is
+        // looked up as written, relative to the working directory, and `$HOME` is never read.
+        let err = find_program(Path::new("~/sh")).unwrap_err();
+        assert_eq!(err.to_string(), "imsg not found (`~/sh`)");
+        let dir = std::env::temp_dir().join(format!("imsg-rpc-find-{}", std::process::id()));
+        let literal = dir.join("~").join("imsg");
+        std::fs::create_dir_all(literal.parent().unwrap()).unwrap();
+        std::fs::write(&literal, "#!/bin/sh\n").unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&literal, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert_eq!(find_program(&literal).unwrap(), literal);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -37,11 +37,12 @@ const STDERR_DRAIN_WAIT: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SpawnOptions {
-    /// The imsg binary or a wrapper script (for example `exec ssh -T host imsg "$@"`);
-    /// a leading `~` is expanded.
-    pub cli_path: String,
-    /// The chat.db path passed as `--db`; a leading `~` is expanded.
-    pub db_path: Option<String>,
+    /// The imsg binary or a wrapper script (for example `exec ssh -T host imsg "$@"`), started
+    /// exactly as given: a value without a `/` is a command name looked up on `PATH`, anything
+    /// else a path. Nothing is expanded here; `imsg-config` resolves `~` once, at load.
+    pub cli_path: PathBuf,
+    /// The chat.db path passed as `--db`, exactly as given.
+    pub db_path: Option<PathBuf>,
     /// Extra arguments after `rpc`, for example `--json`.
     pub extra_args: Vec<OsString>,
     /// Environment variables set for the child (and for the probe's `--help`/`--version` runs).
@@ -61,7 +62,7 @@ pub struct SpawnOptions {
 impl SpawnOptions {
     /// Options for `cli_path` with every other setting at its default.
     #[must_use]
-    pub fn new(cli_path: impl Into<String>) -> Self {
+    pub fn new(cli_path: impl Into<PathBuf>) -> Self {
         Self {
             cli_path: cli_path.into(),
             db_path: None,
@@ -77,7 +78,7 @@ impl SpawnOptions {
 
     /// Sets the chat.db path.
     #[must_use]
-    pub fn with_db(mut self, db_path: impl Into<String>) -> Self {
+    pub fn with_db(mut self, db_path: impl Into<PathBuf>) -> Self {
         self.db_path = Some(db_path.into());
         self
     }
@@ -102,7 +103,7 @@ impl SpawnOptions {
         args.extend(self.extra_args.iter().cloned());
         if let Some(db) = &self.db_path {
             args.push(OsString::from("--db"));
-            args.push(expand_tilde(db).into_os_string());
+            args.push(db.clone().into_os_string());
         }
         args
     }
@@ -134,7 +135,7 @@ pub struct ImsgChild {
 /// [`RpcError::NotFound`] when the program does not exist, [`RpcError::Spawn`] for any other
 /// failure to start it.
 pub fn spawn(options: SpawnOptions) -> Result<(ImsgChild, RpcClient, Notifications), RpcError> {
-    let program = expand_tilde(&options.cli_path);
+    let program = options.cli_path.clone();
     let mut command = Command::new(&program);
     command
         .args(options.rpc_args())
@@ -267,25 +268,11 @@ impl Drop for ImsgChild {
     }
 }
 
-/// Expands a leading `~` (alone or followed by `/`) to `$HOME`.
-#[must_use]
-pub fn expand_tilde(path: &str) -> PathBuf {
-    let rest = if path == "~" {
-        Some("")
-    } else {
-        path.strip_prefix("~/")
-    };
-    match (rest, std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) if !home.is_empty() => Path::new(&home).join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
 /// Maps a failure to start the program to [`RpcError::NotFound`] or [`RpcError::Spawn`].
-pub(crate) fn spawn_error(cli_path: &str, program: &Path, err: std::io::Error) -> RpcError {
+pub(crate) fn spawn_error(cli_path: &Path, program: &Path, err: std::io::Error) -> RpcError {
     if err.kind() == std::io::ErrorKind::NotFound {
         RpcError::NotFound {
-            cli_path: cli_path.to_owned(),
+            cli_path: cli_path.display().to_string(),
         }
     } else {
         RpcError::Spawn {
@@ -447,18 +434,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tilde_expansion() {
-        let home = std::env::var("HOME").unwrap();
-        let cases = [
-            ("~", home.clone()),
-            ("~/bin/imsg", format!("{home}/bin/imsg")),
-            ("/usr/bin/imsg", "/usr/bin/imsg".to_owned()),
-            ("~other/imsg", "~other/imsg".to_owned()),
-            ("imsg", "imsg".to_owned()),
-        ];
-        for (input, want) in cases {
-            assert_eq!(expand_tilde(input), PathBuf::from(want), "{input}");
-        }
+    fn paths_are_passed_exactly_as_given() {
+        // `~` belongs to imsg-config, which expands it once at load; this crate never reads `$HOME`.
+        let options = SpawnOptions::new("~/bin/imsg").with_db("~/Library/Messages/chat.db");
+        assert_eq!(options.cli_path, Path::new("~/bin/imsg"));
+        assert_eq!(
+            options.rpc_args(),
+            ["rpc", "--db", "~/Library/Messages/chat.db"]
+        );
     }
 
     #[test]

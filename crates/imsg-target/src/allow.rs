@@ -3,7 +3,10 @@
 use std::fmt;
 
 use crate::handle::Handle;
-use crate::prefix::{ChatPrefix, js_trim, parse_chat_id, split_chat, split_service};
+use crate::prefix::{
+    ChatPrefix, ChatPrefixError, ChatRef, js_trim, parse_chat_value, split_chat,
+    split_dm_chat_guid, split_service, strip_tel,
+};
 use crate::region::Region;
 use crate::service::Service;
 
@@ -57,18 +60,9 @@ pub enum ParseAllowEntryError {
         /// The entry as written.
         raw: String,
     },
-    /// A chat id prefix followed by something that is not an integer.
-    #[error("Invalid chat_id: {value}")]
-    InvalidChatId {
-        /// The text after the prefix, trimmed.
-        value: String,
-    },
-    /// A chat GUID prefix followed by nothing.
-    #[error("chat_guid is required")]
-    MissingChatGuid,
-    /// A chat identifier prefix followed by nothing.
-    #[error("chat_identifier is required")]
-    MissingChatIdentifier,
+    /// A chat prefix followed by a value that names no chat.
+    #[error(transparent)]
+    Chat(#[from] ChatPrefixError),
     /// The handle contains no letter or digit, so it names nobody.
     #[error("allow entry `{raw}` contains no letter or digit")]
     NoHandle {
@@ -79,6 +73,12 @@ pub enum ParseAllowEntryError {
 
 impl AllowEntry {
     /// Parses one allowlist entry, normalizing handles with `region`.
+    ///
+    /// Besides the target grammar, two spellings found in migrated files name the handle inside them: a
+    /// `tel:` URI (`tel:+15551234567`, parameters after `;` ignored) and a direct-message chat guid
+    /// (`iMessage;-;+15551234567`, `SMS;-;+15551234567`). An `SMS;-;` (or `RCS;-;`) guid keeps the SMS
+    /// service, as an `sms:` entry would; an `iMessage;-;` (or `any;-;`) guid gives a plain handle that
+    /// matches the sender on either service, which is what the anchor admitted.
     ///
     /// # Errors
     ///
@@ -115,29 +115,42 @@ impl AllowEntry {
         }
         // A chat entry has no service; the anchor drops the prefix too.
         if let Some((kind, value)) = split_chat(rest) {
-            return match kind {
-                ChatPrefix::Id => parse_chat_id(value).map(AllowEntry::ChatId).ok_or_else(|| {
-                    ParseAllowEntryError::InvalidChatId {
-                        value: value.to_owned(),
-                    }
-                }),
-                ChatPrefix::Guid if value.is_empty() => Err(ParseAllowEntryError::MissingChatGuid),
-                ChatPrefix::Guid => Ok(AllowEntry::ChatGuid(value.to_owned())),
-                ChatPrefix::Identifier if value.is_empty() => {
-                    Err(ParseAllowEntryError::MissingChatIdentifier)
+            return Ok(match parse_chat_value(kind, value)? {
+                ChatRef::Id(id) => AllowEntry::ChatId(id),
+                ChatRef::Guid(guid) => AllowEntry::ChatGuid(guid),
+                ChatRef::Identifier(ident) => AllowEntry::ChatIdentifier(ident),
+            });
+        }
+        // `auto:` means "either service", exactly like a bare entry.
+        let mut service = service.filter(|s| *s != Service::Auto);
+        // Forms an OpenClaw file may hold, which the anchor's digit-keeping normalization read as the
+        // number: a DM chat guid (`SMS;-;+15551234567`) and a `tel:` URI. Both name the handle inside.
+        let mut rest = rest;
+        if let Some((guid_service, handle)) = split_dm_chat_guid(rest) {
+            match (service, guid_service) {
+                (Some(written), Some(named)) if written != named => {
+                    return Err(ParseAllowEntryError::MultipleServices {
+                        raw: trimmed.to_owned(),
+                    });
                 }
-                ChatPrefix::Identifier => Ok(AllowEntry::ChatIdentifier(value.to_owned())),
-            };
+                (None, named) => service = named,
+                _ => {}
+            }
+            rest = handle;
+        }
+        if let Some(number) = strip_tel(rest) {
+            rest = number;
+        }
+        if rest.is_empty() {
+            return Err(ParseAllowEntryError::MissingHandle {
+                raw: trimmed.to_owned(),
+            });
         }
         let handle =
             Handle::normalize(rest, region).ok_or_else(|| ParseAllowEntryError::NoHandle {
                 raw: trimmed.to_owned(),
             })?;
-        Ok(AllowEntry::Handle {
-            handle,
-            // `auto:` means "either service", exactly like a bare entry.
-            service: service.filter(|s| *s != Service::Auto),
-        })
+        Ok(AllowEntry::Handle { handle, service })
     }
 
     /// Whether this entry names a sender (a handle or the wildcard) rather than a chat.

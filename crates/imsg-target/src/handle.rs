@@ -70,6 +70,48 @@ impl Handle {
         self.kind
     }
 
+    /// For a handle of kind [`HandleKind::Other`], the first full phone number written inside it, in E.164.
+    ///
+    /// Such a handle (`whatsapp:+15551234567`, `Mom (415) 555-2671`) matches only a sender whose handle is
+    /// exactly that text, which no iMessage sender has; the number inside is almost certainly what was
+    /// meant. A full number is a `+` and 8 to 15 digits, or 10 to 15 digits without the `+` (read with
+    /// `region`); shorter runs are local numbers or short codes and longer ones identifiers. Phone and email
+    /// handles give `None`.
+    pub fn embedded_phone(&self, region: &Region) -> Option<String> {
+        if self.kind != HandleKind::Other {
+            return None;
+        }
+        let text = self.value.as_str();
+        let mut start = 0;
+        while let Some(offset) = text
+            .get(start..)
+            .and_then(|rest| rest.find(|c: char| c.is_ascii_digit() || c == '+'))
+        {
+            let run_start = start + offset;
+            let run = phone_run(text.get(run_start..).unwrap_or(""));
+            let digits = run.bytes().filter(u8::is_ascii_digit).count();
+            let enough = if run.starts_with('+') {
+                (8..=15).contains(&digits)
+            } else {
+                (10..=15).contains(&digits)
+            };
+            // The run must stand alone: a digit glued to a letter (`chat123…`) is part of a word.
+            let glued = text
+                .get(..run_start)
+                .and_then(|before| before.chars().next_back())
+                .is_some_and(char::is_alphanumeric);
+            if enough
+                && !glued
+                && let Some(phone) = normalize_phone(run, region)
+                && phone.starts_with('+')
+            {
+                return Some(phone);
+            }
+            start = run_start + run.len().max(1);
+        }
+        None
+    }
+
     /// Consumes the handle and returns its normalized text.
     pub fn into_string(self) -> String {
         self.value
@@ -181,6 +223,20 @@ pub fn normalize_phone(raw: &str, region: &Region) -> Option<String> {
     }
     out.extend(body.chars().filter(char::is_ascii_digit));
     Some(out)
+}
+
+/// The phone-shaped run at the start of `s`: an optional `+`, then digits and separators, ending on a digit.
+fn phone_run(s: &str) -> &str {
+    let body_start = usize::from(s.starts_with('+'));
+    let mut end = body_start;
+    for (i, c) in s.char_indices().skip(body_start) {
+        if c.is_ascii_digit() {
+            end = i + 1;
+        } else if !is_phone_separator(c) {
+            break;
+        }
+    }
+    s.get(..end).unwrap_or("")
 }
 
 /// Characters people put between the digits of a phone number.

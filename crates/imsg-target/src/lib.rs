@@ -43,6 +43,7 @@ pub use messaging::{
     ChatType, TARGET_ID_HINT, format_chat_target, infer_chat_type, looks_like_explicit_target_id,
     looks_like_target_id, normalize_handle, normalize_messaging_target,
 };
+pub use prefix::ChatPrefixError;
 pub use region::{InvalidRegionError, Region};
 pub use service::{ParseServiceError, Service};
 pub use target::{ParseTargetError, Target};

@@ -38,6 +38,79 @@ impl ChatPrefix {
     }
 }
 
+/// A chat prefix followed by a value that names no chat.
+///
+/// Send targets ([`crate::ParseTargetError`]) and allowlist entries ([`crate::ParseAllowEntryError`]) share
+/// the chat grammar, so they share this error and its messages (the anchor's wording).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChatPrefixError {
+    /// A chat id prefix followed by something that is not an integer.
+    #[error("Invalid chat_id: {value}")]
+    InvalidChatId {
+        /// The text after the prefix, trimmed.
+        value: String,
+    },
+    /// A chat GUID prefix followed by nothing.
+    #[error("chat_guid is required")]
+    MissingChatGuid,
+    /// A chat identifier prefix followed by nothing.
+    #[error("chat_identifier is required")]
+    MissingChatIdentifier,
+}
+
+/// A parsed chat reference, before it becomes a [`crate::Target`] or an [`crate::AllowEntry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChatRef {
+    /// `chat_id:<n>`.
+    Id(i64),
+    /// `chat_guid:<guid>`, case preserved.
+    Guid(String),
+    /// `chat_identifier:<ident>`, case preserved.
+    Identifier(String),
+}
+
+/// Parses the (trimmed) text after a chat prefix of kind `kind`.
+pub(crate) fn parse_chat_value(kind: ChatPrefix, value: &str) -> Result<ChatRef, ChatPrefixError> {
+    match kind {
+        ChatPrefix::Id => {
+            parse_chat_id(value)
+                .map(ChatRef::Id)
+                .ok_or_else(|| ChatPrefixError::InvalidChatId {
+                    value: value.to_owned(),
+                })
+        }
+        ChatPrefix::Guid if value.is_empty() => Err(ChatPrefixError::MissingChatGuid),
+        ChatPrefix::Guid => Ok(ChatRef::Guid(value.to_owned())),
+        ChatPrefix::Identifier if value.is_empty() => Err(ChatPrefixError::MissingChatIdentifier),
+        ChatPrefix::Identifier => Ok(ChatRef::Identifier(value.to_owned())),
+    }
+}
+
+/// Splits a direct-message chat guid, `<service>;-;<handle>`, into the service it names and the handle.
+///
+/// The service word is matched case-insensitively: `iMessage` and `any` (newer macOS) give `None`, meaning
+/// "no particular service"; `SMS` and `RCS` (which reaches us over the carrier, like SMS) give
+/// `Some(Service::Sms)`. Another word, a group guid (`;+;`) or an empty handle is not this form.
+pub(crate) fn split_dm_chat_guid(s: &str) -> Option<(Option<Service>, &str)> {
+    let (word, handle) = s.split_once(";-;")?;
+    let service = if word.eq_ignore_ascii_case("imessage") || word.eq_ignore_ascii_case("any") {
+        None
+    } else if word.eq_ignore_ascii_case("sms") || word.eq_ignore_ascii_case("rcs") {
+        Some(Service::Sms)
+    } else {
+        return None;
+    };
+    Some((service, js_trim(handle)))
+}
+
+/// Strips a `tel:` URI scheme (any case) and its `;name=value` parameters, returning the number part.
+pub(crate) fn strip_tel(s: &str) -> Option<&str> {
+    let rest = strip_prefix_ci(s, "tel:")?;
+    let number = rest.split_once(';').map_or(rest, |(number, _)| number);
+    Some(js_trim(number))
+}
+
 /// Trims the way JavaScript's `String.prototype.trim` does.
 ///
 /// Rust's `str::trim` follows the Unicode `White_Space` property, which does

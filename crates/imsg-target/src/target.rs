@@ -4,7 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::prefix::{
-    ChatPrefix, has_any_prefix, js_trim, parse_chat_id, split_chat, split_service,
+    ChatPrefix, ChatPrefixError, ChatRef, has_any_prefix, js_trim, parse_chat_value, split_chat,
+    split_service,
 };
 use crate::service::Service;
 
@@ -42,18 +43,9 @@ pub enum ParseTargetError {
         /// The service whose prefix stood alone.
         service: Service,
     },
-    /// A chat id prefix was followed by something that is not an integer.
-    #[error("Invalid chat_id: {value}")]
-    InvalidChatId {
-        /// The text after the prefix, trimmed.
-        value: String,
-    },
-    /// A chat GUID prefix was followed by nothing.
-    #[error("chat_guid is required")]
-    MissingChatGuid,
-    /// A chat identifier prefix was followed by nothing.
-    #[error("chat_identifier is required")]
-    MissingChatIdentifier,
+    /// A chat prefix was followed by a value that names no chat.
+    #[error(transparent)]
+    Chat(#[from] ChatPrefixError),
     /// A handle target was built from text that would parse as something else.
     #[error(
         "`{to}` is not a valid handle target: it is blank, padded with whitespace or starts with a chat prefix"
@@ -88,17 +80,11 @@ impl Target {
 
 /// Parses the text after a chat prefix.
 fn parse_chat(kind: ChatPrefix, value: &str) -> Result<Target, ParseTargetError> {
-    match kind {
-        ChatPrefix::Id => parse_chat_id(value).map(Target::ChatId).ok_or_else(|| {
-            ParseTargetError::InvalidChatId {
-                value: value.to_owned(),
-            }
-        }),
-        ChatPrefix::Guid if value.is_empty() => Err(ParseTargetError::MissingChatGuid),
-        ChatPrefix::Guid => Ok(Target::ChatGuid(value.to_owned())),
-        ChatPrefix::Identifier if value.is_empty() => Err(ParseTargetError::MissingChatIdentifier),
-        ChatPrefix::Identifier => Ok(Target::ChatIdentifier(value.to_owned())),
-    }
+    Ok(match parse_chat_value(kind, value)? {
+        ChatRef::Id(id) => Target::ChatId(id),
+        ChatRef::Guid(guid) => Target::ChatGuid(guid),
+        ChatRef::Identifier(ident) => Target::ChatIdentifier(ident),
+    })
 }
 
 impl FromStr for Target {

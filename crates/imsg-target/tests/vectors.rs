@@ -531,3 +531,89 @@ fn handle_target_constructor_checks_round_trip() {
         }
     }
 }
+
+/// An OpenClaw file may list a `tel:` URI or a DM chat guid; the anchor's phone normalization dropped
+/// everything but the digits and the `+`, so these entries admitted the number. They must keep doing so.
+#[test]
+fn migration_forms_admit_the_number_the_anchor_admitted() {
+    let number = Handle::normalize("+15551234567", &us()).unwrap();
+    let plain = AllowEntry::Handle {
+        handle: number.clone(),
+        service: None,
+    };
+    let sms = AllowEntry::Handle {
+        handle: number,
+        service: Some(Service::Sms),
+    };
+    let rows = [
+        ("tel:+15551234567", &plain),
+        ("TEL:+1-555-123-4567", &plain),
+        ("tel:+15551234567;phone-context=example.com", &plain),
+        ("tel:(555) 123-4567", &plain),
+        ("iMessage;-;+15551234567", &plain),
+        (" imessage;-; +15551234567 ", &plain),
+        ("any;-;+15551234567", &plain),
+        ("SMS;-;+15551234567", &sms),
+        ("RCS;-;+15551234567", &sms),
+        ("sms:SMS;-;+15551234567", &sms),
+        ("sms:tel:+15551234567", &sms),
+    ];
+    for (input, expected) in rows {
+        assert_eq!(
+            AllowEntry::parse(input, &us()).as_ref(),
+            Ok(expected),
+            "input {input:?}"
+        );
+    }
+    // A DM guid of an email handle keeps the email.
+    assert_eq!(
+        AllowEntry::parse("iMessage;-;Friend@Example.com", &us())
+            .unwrap()
+            .to_string(),
+        "friend@example.com"
+    );
+    // A guid that names two services, or a form with nothing after it, is an error, not a silent no-match.
+    for input in ["imessage:SMS;-;+15551234567", "tel:", "tel: ;x=y", "SMS;-;"] {
+        assert!(
+            AllowEntry::parse(input, &us()).is_err(),
+            "input {input:?}: {:?}",
+            AllowEntry::parse(input, &us())
+        );
+    }
+    // A group chat guid is not a DM guid and stays an opaque handle, as before.
+    assert_eq!(
+        AllowEntry::parse("iMessage;+;chat123", &us())
+            .unwrap()
+            .to_string(),
+        "iMessage;+;chat123"
+    );
+}
+
+#[test]
+fn a_phone_number_inside_an_opaque_handle_is_found() {
+    let found =
+        |raw: &str| Handle::normalize(raw, &us()).and_then(|handle| handle.embedded_phone(&us()));
+    assert_eq!(
+        found("whatsapp:+15551234567").as_deref(),
+        Some("+15551234567")
+    );
+    assert_eq!(found("Mom (415) 555-2671").as_deref(), Some("+14155552671"));
+    assert_eq!(
+        found("phone:+44 20 7946 0958").as_deref(),
+        Some("+442079460958")
+    );
+    // Not a full number: short codes, local numbers, long identifiers, no digits.
+    for raw in [
+        "bob",
+        "1800FLOWERS",
+        "short 72975",
+        "local 555-1234",
+        "chat123456789012345678",
+        "iMessage;+;chat123",
+    ] {
+        assert_eq!(found(raw), None, "{raw:?}");
+    }
+    // A phone or an email handle is what it says; nothing to point out.
+    assert_eq!(found("+15551234567"), None);
+    assert_eq!(found("a15551234567@example.com"), None);
+}

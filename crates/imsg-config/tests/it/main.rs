@@ -72,7 +72,10 @@ fn load_file_reads_a_real_file() {
     )
     .unwrap();
     let config = imsg_config::load_file(&path).unwrap();
-    assert_eq!(config.accounts[0].process.cli_path, "/usr/bin/imsg");
+    assert_eq!(
+        config.accounts[0].process.cli_path,
+        imsg_config::Executable::Path("/usr/bin/imsg".into())
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -93,8 +96,10 @@ fn accounts_are_found_case_insensitively() {
     let ids: Vec<&str> = config.accounts.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["home", "work"]);
     assert_eq!(
-        config.account("WORK").map(|a| a.process.cli_path.as_str()),
-        Some("/w/imsg")
+        config
+            .account("WORK")
+            .map(|a| a.process.cli_path.to_string()),
+        Some("/w/imsg".to_owned())
     );
     assert_eq!(
         config.account("Work").and_then(|a| a.key.as_deref()),
@@ -340,7 +345,7 @@ fn db_path_follows_the_safe_path_rule() {
     .unwrap_or_else(|err| panic!("should load: {err}"));
     assert_eq!(
         policy.accounts[0].process.db_path.as_deref(),
-        Some("/Users/bot/Library/Messages/chat.db")
+        Some(Path::new("/Users/bot/Library/Messages/chat.db"))
     );
 }
 
@@ -435,4 +440,222 @@ proptest! {
         });
         let _ = from_str(&section.to_string(), &LoadOptions::new("fuzz"));
     }
+}
+
+#[test]
+fn migrated_allow_forms_admit_the_number_the_anchor_admitted() {
+    // The anchor kept only the digits and `+` of such entries, so each admitted the number inside. They
+    // loaded here without a word and admitted nobody.
+    let config = from_str(
+        "{ channels: { imessage: { dmPolicy: 'allowlist', allowFrom: ['tel:+15551234567', \
+         'iMessage;-;+15552223333', 'SMS;-;+15553334444'], \
+         accounts: { work: { groupAllowFrom: ['tel:+1 (555) 444-5555;ext=1'] } } } } }",
+        &LoadOptions::new("c.json5"),
+    )
+    .unwrap_or_else(|err| panic!("should load: {err}"));
+    let work = config.account("work").unwrap().to_json();
+    assert_eq!(
+        work["policy"]["allowFrom"],
+        serde_json::json!(["+15551234567", "+15552223333", "sms:+15553334444"])
+    );
+    assert_eq!(
+        work["policy"]["groupAllowFrom"],
+        serde_json::json!(["+15554445555"])
+    );
+    assert!(
+        config
+            .warnings
+            .iter()
+            .all(|w| !w.message.contains("allow entry"))
+    );
+}
+
+#[test]
+fn an_opaque_entry_with_a_phone_number_is_warned_about_with_path_and_position() {
+    let text = "{\n  channels: {\n    imessage: {\n      allowFrom: ['+15550001111',\n        'whatsapp:+15551234567'],\n      accounts: { a: { dbPath: '/a' }, b: { dbPath: '/b', groups: { '7': { allowFrom: ['Mom (415) 555-2671'] } } } },\n    },\n  },\n}";
+    let config = from_str(text, &LoadOptions::new("c.json5")).unwrap();
+    let found: Vec<(String, Option<(usize, usize)>)> = config
+        .warnings
+        .iter()
+        .filter(|w| w.message.starts_with("allow entry"))
+        .map(|w| (w.path.clone(), w.position.map(|p| (p.line, p.column))))
+        .collect();
+    // Once per place it is written, although two accounts inherit the section's list.
+    assert_eq!(
+        found,
+        [
+            ("channels.imessage.allowFrom.1".to_owned(), Some((5, 9))),
+            (
+                "channels.imessage.accounts.b.groups.7.allowFrom.0".to_owned(),
+                Some((6, 88))
+            ),
+        ]
+    );
+    let line = config
+        .warnings
+        .iter()
+        .find(|w| w.path == "channels.imessage.allowFrom.1")
+        .map(ToString::to_string)
+        .unwrap();
+    assert_eq!(
+        line,
+        "channels.imessage.allowFrom.1: allow entry `whatsapp:+15551234567` is not a phone number, \
+         email or chat target, so it admits only a sender with exactly that handle; write \
+         `+15551234567` to admit that phone number at line 5 column 9"
+    );
+}
+
+#[test]
+fn every_warning_carries_the_position_of_its_key() {
+    let text = "{\n  imessage: { groupPolicy: 'open' },\n  routing: { groupChat: { requireMention: true } },\n}";
+    let config = from_str(text, &LoadOptions::new("c.json5")).unwrap();
+    assert!(!config.warnings.is_empty());
+    for warning in &config.warnings {
+        assert!(warning.position.is_some(), "{warning}");
+        let position = warning.position.unwrap();
+        assert!(
+            warning.to_string().ends_with(&format!(" at {position}")),
+            "{warning}"
+        );
+    }
+}
+
+#[test]
+fn the_public_defaults_are_what_an_empty_account_gets() {
+    let config = from_str(
+        "{ channels: { imessage: {} } }",
+        &LoadOptions::new("c.json5"),
+    )
+    .unwrap();
+    let account = &config.accounts[0];
+    assert_eq!(account.limits, imsg_config::ChannelLimits::default());
+    assert_eq!(account.process, imsg_config::ProcessSettings::default());
+    assert_eq!(account.catchup, imsg_config::CatchupSettings::default());
+    let limits = imsg_config::ChannelLimits::default();
+    assert_eq!(
+        (
+            limits.text_chunk_limit,
+            limits.media_max_mb,
+            limits.history_limit
+        ),
+        (4000, 16, 50)
+    );
+    assert_eq!(limits.media_max_bytes(), 16 * 1024 * 1024);
+    assert_eq!(
+        account.process.cli_path,
+        imsg_config::Executable::Command("imsg".to_owned())
+    );
+    assert_eq!(
+        account.process.probe_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    let catchup = imsg_config::CatchupSettings::default();
+    assert!(!catchup.enabled);
+    assert_eq!(catchup.max_age, std::time::Duration::from_secs(120 * 60));
+    assert_eq!(
+        (catchup.per_run_limit, catchup.max_failure_retries),
+        (50, 10)
+    );
+    assert_eq!(
+        catchup.first_run_lookback,
+        std::time::Duration::from_secs(30 * 60)
+    );
+}
+
+#[test]
+fn cli_path_and_db_path_are_resolved_once_at_load() {
+    let load = |cli: &str| {
+        let text =
+            format!("{{ channels: {{ imessage: {{ cliPath: '{cli}', dbPath: '~/chat.db' }} }} }}");
+        from_str(&text, &LoadOptions::new("c.json5").with_home("/Users/bot/"))
+            .unwrap_or_else(|err| panic!("{cli}: {err}"))
+            .accounts
+            .remove(0)
+            .process
+    };
+    let process = load("~/bin/imsg");
+    assert_eq!(
+        process.cli_path,
+        imsg_config::Executable::Path("/Users/bot/bin/imsg".into())
+    );
+    assert_eq!(
+        process.db_path.as_deref(),
+        Some(Path::new("/Users/bot/chat.db"))
+    );
+    // A bare name stays a name for PATH; a path with a space stays one path.
+    assert_eq!(
+        load(" imsg ").cli_path,
+        imsg_config::Executable::Command("imsg".to_owned())
+    );
+    assert!(load("imsg").cli_path.is_command());
+    assert_eq!(
+        load("/Applications/Imsg Tools/imsg").cli_path.as_path(),
+        Path::new("/Applications/Imsg Tools/imsg")
+    );
+    // `~user` is not expanded (only the loader's own home is known).
+    assert_eq!(
+        load("~other/imsg").cli_path,
+        imsg_config::Executable::Path("~other/imsg".into())
+    );
+}
+
+#[test]
+fn error_causes_stay_typed() {
+    use std::error::Error as _;
+    let err = imsg_config::load_file(Path::new("/nonexistent/imsg/config.json5")).unwrap_err();
+    let io = err
+        .kind()
+        .source()
+        .and_then(|s| s.downcast_ref::<std::sync::Arc<std::io::Error>>());
+    assert_eq!(io.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+    let cases = [
+        "{ channels: { imessage: { allowFrom: ['sms:'] } } }",
+        "{ channels: { imessage: { defaultTo: 'chat_id:x' } } }",
+        "{ channels: { imessage: { region: 'XX' } } }",
+    ];
+    let [entry, target, region] = cases.map(load_err);
+    assert!(matches!(
+        entry
+            .kind()
+            .source()
+            .and_then(|s| s.downcast_ref::<imsg_target::ParseAllowEntryError>()),
+        Some(imsg_target::ParseAllowEntryError::MissingHandle { .. })
+    ));
+    assert!(matches!(
+        target
+            .kind()
+            .source()
+            .and_then(|s| s.downcast_ref::<imsg_target::ParseTargetError>()),
+        Some(imsg_target::ParseTargetError::Chat(
+            imsg_target::ChatPrefixError::InvalidChatId { .. }
+        ))
+    ));
+    assert!(
+        region
+            .kind()
+            .source()
+            .and_then(|s| s.downcast_ref::<imsg_target::InvalidRegionError>())
+            .is_some()
+    );
+    // The error itself has no source, so a printed chain shows the one line once.
+    assert!(entry.source().is_none());
+}
+
+#[test]
+fn account_ids_typed_on_a_command_line_find_their_account() {
+    let config = from_str(
+        "{ channels: { imessage: { accounts: { 'Ops Bot': { dbPath: '/o' }, home: {} } } } }",
+        &LoadOptions::new("c.json5"),
+    )
+    .unwrap();
+    assert_eq!(imsg_config::normalize_account_id("Ops Bot"), "ops-bot");
+    for typed in ["ops-bot", "OPS-BOT", " Ops Bot "] {
+        assert_eq!(
+            config.account(typed).and_then(|a| a.key.as_deref()),
+            Some("Ops Bot"),
+            "{typed}"
+        );
+    }
+    assert!(imsg_config::is_safe_executable("/usr/local/bin/imsg"));
+    assert!(!imsg_config::is_safe_executable("imsg --db"));
 }
