@@ -274,7 +274,7 @@ async fn a_photo_comes_in_and_a_file_goes_out_through_a_real_sshd() {
 
     // imsg rpc through the wrapper, exactly as the channel spawns it.
     let mut options = options_for(&mac.db);
-    options.cli_path = account.process.cli_path.clone();
+    options.cli_path = account.process.cli_path.as_path().to_path_buf();
     options.db_path = account.process.db_path.clone();
     let mut session = Session::start(options);
     session
@@ -449,7 +449,7 @@ async fn an_unknown_host_key_is_refused_with_the_fix() {
     fs::write(&strict_wrapper, script).unwrap();
     fs::set_permissions(&strict_wrapper, fs::Permissions::from_mode(0o755)).unwrap();
     let mut options = options_for(&mac.db);
-    options.cli_path = strict_wrapper.display().to_string();
+    options.cli_path = strict_wrapper.clone();
     let (_child, client, _notifications) = imsg_rpc::spawn(options).unwrap();
     let answer = tokio::time::timeout(
         BOUND,

@@ -162,9 +162,9 @@ fn posix_roots(raw: &[String]) -> Vec<RootPattern> {
         .collect()
 }
 
-/// The one read of `cliPath` (its type is about to change to a resolved path).
+/// The one read of `cliPath`: the resolved command name or path (`~` already expanded by imsg-config).
 fn cli_path_of(account: &ResolvedAccount) -> PathBuf {
-    PathBuf::from(&account.process.cli_path)
+    account.process.cli_path.as_path().to_path_buf()
 }
 
 /// What can go wrong setting up the stager or sending a file.
