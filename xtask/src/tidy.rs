@@ -23,7 +23,15 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ),
     (
         "imsg-gateway",
-        &["imsg-channel", "imsg-config", "imsg-policy", "imsg-target"],
+        // imsg-rpc for the probe and doctor; imsg-sim (feature `demo`) embeds the simulator for the demo.
+        &[
+            "imsg-channel",
+            "imsg-config",
+            "imsg-policy",
+            "imsg-target",
+            "imsg-rpc",
+            "imsg-sim",
+        ],
     ),
     // The end-to-end package wraps the simulator as a binary and drives every layer.
     (
