@@ -134,10 +134,13 @@ pub fn chunk_text(text: &str, limit: u64, mode: ChunkMode) -> Vec<String> {
                 .nth(limit)
                 .map_or(rest.len(), |(i, _)| i);
             let head = &rest[..cut];
-            let at = head
-                .rfind(char::is_whitespace)
-                .filter(|&i| i > 0)
-                .unwrap_or(cut);
+            let at = if rest[cut..].starts_with(char::is_whitespace) {
+                cut
+            } else {
+                head.rfind(char::is_whitespace)
+                    .filter(|&i| i > 0)
+                    .unwrap_or(cut)
+            };
             chunks.push(rest[..at].trim_end().to_owned());
             rest = rest[at..].trim_start();
         }
