@@ -98,6 +98,7 @@ async fn start_account(
 ) -> (Served, Option<Failure>) {
     info!(account = %account.id, cli_path = %account.process.cli_path, db_path = ?account.process.db_path, "starting account");
     let started = async {
+        preflight(account).await?;
         let channel = wiring::build_channel(account, state_dir)?;
         let handler = wiring::build_handler(
             account,
@@ -136,6 +137,34 @@ async fn start_account(
                 },
                 Some(failure),
             )
+        }
+    }
+}
+
+/// Probes the account once before starting it, so that an installation problem no restart can
+/// fix (imsg missing, no `rpc`, no Full Disk Access) fails the account at once with its exit code
+/// instead of entering the channel's restart loop. A transient probe failure is left to the
+/// channel, which retries with backoff.
+async fn preflight(account: &ResolvedAccount) -> Result<(), Failure> {
+    match imsg_rpc::probe(
+        &wiring::spawn_options(account),
+        account.process.probe_timeout,
+    )
+    .await
+    {
+        Ok(report) => {
+            info!(account = %account.id, program = %report.program.display(), version = ?report.version, "imsg probe ok");
+            Ok(())
+        }
+        Err(
+            err @ (imsg_rpc::RpcError::NotFound { .. }
+            | imsg_rpc::RpcError::RpcUnsupported { .. }
+            | imsg_rpc::RpcError::PermissionDenied { .. }
+            | imsg_rpc::RpcError::Spawn { .. }),
+        ) => Err(Failure::from(&err)),
+        Err(err) => {
+            warn!(account = %account.id, error = %err, "imsg probe failed; the channel will retry");
+            Ok(())
         }
     }
 }
@@ -193,7 +222,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> Result<u8, Failure> {
     })?;
     log_warnings(&loaded);
     let drain = Duration::from_secs(args.drain_timeout);
-    let mut accounts = wanted(&loaded);
+    let accounts = wanted(&loaded);
     if accounts.is_empty() {
         return Err(Failure::new(
             CONFIG,
@@ -262,12 +291,10 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> Result<u8, Failure> {
                     }
                 }
                 info!(accounts = served.len(), "reload applied");
-                accounts = next_accounts;
                 loaded = next;
             }
         }
     }
-    let _ = &accounts;
     // Stop every account at once, each within the drain bound.
     let stops = std::mem::take(&mut served)
         .into_iter()
