@@ -407,3 +407,43 @@ fn doctor_passes_on_a_working_installation() {
         human.stdout
     );
 }
+
+#[test]
+fn an_openclaw_file_is_read_as_it_is() {
+    let w = World::new();
+    let (imsg, db) = w.sim();
+    let path = w.path("openclaw.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"// OpenClaw keeps JSON5 in a .json file, with many sections this gateway does not read.
+{{
+  gateway: {{ port: 18789, auth: {{ token: "abc" }} }},
+  agents: {{ defaults: {{ model: "anthropic/claude" }}, list: [{{ id: "main" }}] }},
+  channels: {{
+    telegram: {{ enabled: false, botToken: "123:abc" }},
+    imessage: {{ cliPath: {cli}, dbPath: {db}, dmPolicy: "pairing", allowFrom: ["+15555550123"] }},
+  }},
+  session: {{ dmScope: "per-peer" }},
+}}
+"#,
+            cli = serde_json::Value::String(imsg.display().to_string()),
+            db = serde_json::Value::String(db.display().to_string()),
+        ),
+    )
+    .unwrap();
+    let args = |rest: &[&str]| -> Vec<String> {
+        let mut v = vec!["--config".to_owned(), path.display().to_string()];
+        v.extend(rest.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let out = run_bin(&args(&["config", "check", "--json"]), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["accounts"][0]["id"], "default");
+    let shown = run_bin(&args(&["config", "show", "--json"]), &[]).json();
+    assert_eq!(shown["accounts"][0]["dmScope"], "per-peer");
+    assert!(
+        !shown.to_string().contains("123:abc"),
+        "other channels' secrets never appear"
+    );
+}
