@@ -89,15 +89,35 @@ fn spawn_publisher(
     })
 }
 
-/// Builds and starts one account; a failure is published as the account's status.
-async fn start_account(
-    state_dir: &Path,
-    account: &ResolvedAccount,
-    fingerprint: String,
-    config_path: &Path,
-) -> (Served, Option<Failure>) {
-    info!(account = %account.id, cli_path = %account.process.cli_path, db_path = ?account.process.db_path, "starting account");
-    let started = async {
+/// Brings one account's channel up: the production starter probes, builds the channel and the
+/// agent, and starts it; tests plug in their own.
+#[async_trait::async_trait]
+pub trait Starter: Send + Sync {
+    /// Starts `account` with its stores under `state_dir`.
+    ///
+    /// # Errors
+    ///
+    /// Why the account cannot serve, with its exit code.
+    async fn start(
+        &self,
+        account: &ResolvedAccount,
+        state_dir: &Path,
+        config_path: &Path,
+    ) -> Result<Arc<dyn Channel>, Failure>;
+}
+
+/// The starter `run` uses: preflight probe, [`wiring::build_channel`], [`wiring::build_handler`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Production;
+
+#[async_trait::async_trait]
+impl Starter for Production {
+    async fn start(
+        &self,
+        account: &ResolvedAccount,
+        state_dir: &Path,
+        config_path: &Path,
+    ) -> Result<Arc<dyn Channel>, Failure> {
         preflight(account).await?;
         let channel = wiring::build_channel(account, state_dir)?;
         let handler = wiring::build_handler(
@@ -107,37 +127,7 @@ async fn start_account(
             },
         )?;
         channel.start(handler).await.map_err(Failure::from)?;
-        Ok::<_, Failure>(channel)
-    }
-    .await;
-    match started {
-        Ok(channel) => {
-            let publisher =
-                spawn_publisher(state_dir.to_path_buf(), account.clone(), channel.clone());
-            (
-                Served {
-                    fingerprint,
-                    channel: Some(channel),
-                    publisher,
-                },
-                None,
-            )
-        }
-        Err(failure) => {
-            error!(account = %account.id, error = %failure.what, hint = failure.hint.as_deref().unwrap_or(""), "account failed to start");
-            let mut s = ChannelStatus::stopped(account.id.clone());
-            s.state = ChannelState::Failed;
-            s.last_error = Some(failure.what.clone());
-            publish(state_dir, account, &s);
-            (
-                Served {
-                    fingerprint,
-                    channel: None,
-                    publisher: tokio::spawn(async {}),
-                },
-                Some(failure),
-            )
-        }
+        Ok(channel)
     }
 }
 
@@ -169,8 +159,166 @@ async fn preflight(account: &ResolvedAccount) -> Result<(), Failure> {
     }
 }
 
-/// Stops one account within `drain`.
-async fn stop_account(state_dir: &Path, id: &str, served: Served, drain: Duration) {
+/// What a reload did, by account id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Accounts stopped (changed, removed or disabled).
+    pub stopped: Vec<String>,
+    /// Accounts started (new or changed).
+    pub started: Vec<String>,
+    /// Accounts left running untouched.
+    pub kept: Vec<String>,
+}
+
+/// The accounts being served and how to start and stop them.
+pub struct Supervisor {
+    state_dir: PathBuf,
+    drain: Duration,
+    starter: Arc<dyn Starter>,
+    served: BTreeMap<String, Served>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("state_dir", &self.state_dir)
+            .field("served", &self.served)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supervisor {
+    /// A supervisor with nothing running yet.
+    pub fn new(state_dir: PathBuf, drain: Duration, starter: Arc<dyn Starter>) -> Supervisor {
+        Supervisor {
+            state_dir,
+            drain,
+            starter,
+            served: BTreeMap::new(),
+        }
+    }
+
+    /// Whether at least one account is serving.
+    pub fn any_running(&self) -> bool {
+        self.served.values().any(|s| s.channel.is_some())
+    }
+
+    /// The ids of the accounts started (serving or failed).
+    pub fn accounts(&self) -> Vec<String> {
+        self.served.keys().cloned().collect()
+    }
+
+    /// Starts one account; a failure is published as the account's status.
+    async fn start_account(
+        &mut self,
+        account: &ResolvedAccount,
+        fingerprint: String,
+        config_path: &Path,
+    ) -> Option<Failure> {
+        info!(account = %account.id, cli_path = %account.process.cli_path, db_path = ?account.process.db_path, "starting account");
+        let (served, failure) = match self
+            .starter
+            .start(account, &self.state_dir, config_path)
+            .await
+        {
+            Ok(channel) => {
+                let publisher =
+                    spawn_publisher(self.state_dir.clone(), account.clone(), channel.clone());
+                (
+                    Served {
+                        fingerprint,
+                        channel: Some(channel),
+                        publisher,
+                    },
+                    None,
+                )
+            }
+            Err(failure) => {
+                error!(account = %account.id, error = %failure.what, hint = failure.hint.as_deref().unwrap_or(""), "account failed to start");
+                let mut s = ChannelStatus::stopped(account.id.clone());
+                s.state = ChannelState::Failed;
+                s.last_error = Some(failure.what.clone());
+                publish(&self.state_dir, account, &s);
+                (
+                    Served {
+                        fingerprint,
+                        channel: None,
+                        publisher: tokio::spawn(async {}),
+                    },
+                    Some(failure),
+                )
+            }
+        };
+        self.served.insert(account.id.clone(), served);
+        failure
+    }
+
+    /// Stops one account within the drain bound and withdraws its status file.
+    async fn stop_account(&mut self, id: &str) {
+        let Some(served) = self.served.remove(id) else {
+            return;
+        };
+        stop_served(&self.state_dir, id, served, self.drain).await;
+    }
+
+    /// Starts every enabled account of `loaded`; returns the first failure.
+    pub async fn start_all(&mut self, loaded: &Loaded) -> Option<Failure> {
+        let mut first = None;
+        for (_, (account, fp)) in wanted(loaded) {
+            let failure = self.start_account(&account, fp, &loaded.path).await;
+            if first.is_none() {
+                first = failure;
+            }
+        }
+        first
+    }
+
+    /// Applies a newly loaded config: changed, removed and disabled accounts stop, new and
+    /// changed ones start (a failed one is retried), the rest keep running untouched.
+    pub async fn reload(&mut self, next: &Loaded) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        let next_accounts = wanted(next);
+        for id in self.accounts() {
+            let keep = next_accounts.get(&id).is_some_and(|(_, fp)| {
+                self.served
+                    .get(&id)
+                    .is_some_and(|s| &s.fingerprint == fp && s.channel.is_some())
+            });
+            if keep {
+                report.kept.push(id);
+            } else {
+                info!(account = %id, "account changed or removed: stopping");
+                self.stop_account(&id).await;
+                report.stopped.push(id);
+            }
+        }
+        for (id, (account, fp)) in next_accounts {
+            if !self.served.contains_key(&id) {
+                self.start_account(&account, fp, &next.path).await;
+                report.started.push(id);
+            }
+        }
+        report
+    }
+
+    /// Stops every account at once, each within the drain bound.
+    pub async fn stop_all(&mut self) {
+        let stops = std::mem::take(&mut self.served)
+            .into_iter()
+            .map(|(id, s)| {
+                let dir = self.state_dir.clone();
+                let drain = self.drain;
+                tokio::spawn(async move { stop_served(&dir, &id, s, drain).await })
+            })
+            .collect::<Vec<_>>();
+        for stop in stops {
+            let _ = stop.await;
+        }
+    }
+}
+
+/// Stops one served account within `drain`.
+async fn stop_served(state_dir: &Path, id: &str, served: Served, drain: Duration) {
     served.publisher.abort();
     if let Some(channel) = served.channel {
         match tokio::time::timeout(drain, channel.stop()).await {
@@ -182,6 +330,19 @@ async fn stop_account(state_dir: &Path, id: &str, served: Served, drain: Duratio
         }
     }
     status::withdraw(state_dir, id);
+}
+
+/// Reads the config again for SIGHUP and applies it.
+///
+/// # Errors
+///
+/// The load failure; the running config and accounts are kept.
+pub async fn on_hangup(sup: &mut Supervisor, loaded: &mut Loaded) -> Result<ReloadReport, Failure> {
+    let next = paths::load_from(&loaded.path, loaded.source)?;
+    log_warnings(&next);
+    let report = sup.reload(&next).await;
+    *loaded = next;
+    Ok(report)
 }
 
 /// The enabled accounts of a config with their fingerprints.
@@ -222,8 +383,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> Result<u8, Failure> {
     })?;
     log_warnings(&loaded);
     let drain = Duration::from_secs(args.drain_timeout);
-    let accounts = wanted(&loaded);
-    if accounts.is_empty() {
+    if wanted(&loaded).is_empty() {
         return Err(Failure::new(
             CONFIG,
             format!("{}: no enabled iMessage account", loaded.path.display()),
@@ -231,30 +391,21 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> Result<u8, Failure> {
         .hint("add a channels.imessage section, or set enabled: true"));
     }
     // Listen before starting, so a signal during start-up is not lost.
-    let mut sigint = signal(SignalKind::interrupt())
-        .map_err(|e| Failure::other(format!("cannot listen for SIGINT: {e}")))?;
-    let mut sigterm = signal(SignalKind::terminate())
-        .map_err(|e| Failure::other(format!("cannot listen for SIGTERM: {e}")))?;
-    let mut sighup = signal(SignalKind::hangup())
-        .map_err(|e| Failure::other(format!("cannot listen for SIGHUP: {e}")))?;
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| Failure::other(format!("cannot listen for {name}: {e}")))
+    };
+    let mut sigint = listen(SignalKind::interrupt(), "SIGINT")?;
+    let mut sigterm = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut sighup = listen(SignalKind::hangup(), "SIGHUP")?;
 
-    let mut served: BTreeMap<String, Served> = BTreeMap::new();
-    let mut first_failure = None;
-    for (id, (account, fp)) in &accounts {
-        let (s, failure) = start_account(&state_dir, account, fp.clone(), &loaded.path).await;
-        served.insert(id.clone(), s);
-        if first_failure.is_none() {
-            first_failure = failure;
-        }
-    }
-    if served.values().all(|s| s.channel.is_none()) {
-        for (id, s) in std::mem::take(&mut served) {
-            stop_account(&state_dir, &id, s, drain).await;
-        }
+    let mut sup = Supervisor::new(state_dir, drain, Arc::new(Production));
+    let first_failure = sup.start_all(&loaded).await;
+    if !sup.any_running() {
+        sup.stop_all().await;
         return Err(first_failure.unwrap_or_else(|| Failure::other("no account could start")));
     }
     info!(
-        accounts = served.len(),
+        accounts = sup.accounts().len(),
         pid = std::process::id(),
         "gateway running"
     );
@@ -265,47 +416,235 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> Result<u8, Failure> {
             _ = sigterm.recv() => { info!("SIGTERM: stopping"); break; }
             _ = sighup.recv() => {
                 info!(file = %loaded.path.display(), "SIGHUP: reloading the config");
-                let next = match paths::load_from(&loaded.path, loaded.source) {
-                    Ok(next) => next,
-                    Err(failure) => {
-                        error!(error = %failure.what, "reload failed; the running config is kept");
-                        continue;
-                    }
-                };
-                log_warnings(&next);
-                let next_accounts = wanted(&next);
-                let ids: Vec<String> = served.keys().cloned().collect();
-                for id in ids {
-                    let keep = next_accounts.get(&id).is_some_and(|(_, fp)| {
-                        served.get(&id).is_some_and(|s| &s.fingerprint == fp && s.channel.is_some())
-                    });
-                    if !keep && let Some(s) = served.remove(&id) {
-                        info!(account = %id, "account changed or removed: stopping");
-                        stop_account(&state_dir, &id, s, drain).await;
-                    }
+                match on_hangup(&mut sup, &mut loaded).await {
+                    Ok(r) => info!(stopped = ?r.stopped, started = ?r.started, kept = ?r.kept, "reload applied"),
+                    Err(failure) => error!(error = %failure.what, "reload failed; the running config is kept"),
                 }
-                for (id, (account, fp)) in &next_accounts {
-                    if !served.contains_key(id) {
-                        let (s, _) = start_account(&state_dir, account, fp.clone(), &next.path).await;
-                        served.insert(id.clone(), s);
-                    }
-                }
-                info!(accounts = served.len(), "reload applied");
-                loaded = next;
             }
         }
     }
-    // Stop every account at once, each within the drain bound.
-    let stops = std::mem::take(&mut served)
-        .into_iter()
-        .map(|(id, s)| {
-            let dir = state_dir.clone();
-            tokio::spawn(async move { stop_account(&dir, &id, s, drain).await })
-        })
-        .collect::<Vec<_>>();
-    for stop in stops {
-        let _ = stop.await;
-    }
+    sup.stop_all().await;
     info!("gateway stopped");
     Ok(OK)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use imsg_channel::{ChannelError, MessageHandler, OutboundMessage, ProbeReport, SendReceipt};
+
+    use super::*;
+    use crate::paths::ConfigSource;
+
+    /// An in-process channel that only records its lifecycle.
+    #[derive(Debug)]
+    struct Recorder {
+        id: String,
+        state: Mutex<ChannelState>,
+        stops: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl Channel for Recorder {
+        fn id(&self) -> &str {
+            &self.id
+        }
+        async fn start(&self, _: Arc<dyn MessageHandler>) -> Result<(), ChannelError> {
+            *self.state.lock().unwrap() = ChannelState::Running;
+            Ok(())
+        }
+        async fn send(&self, _: OutboundMessage) -> Result<SendReceipt, ChannelError> {
+            Err(ChannelError::NotRunning(self.id.clone()))
+        }
+        async fn probe(&self) -> ProbeReport {
+            ProbeReport::default()
+        }
+        fn status(&self) -> ChannelStatus {
+            let mut s = ChannelStatus::stopped(self.id.clone());
+            s.state = *self.state.lock().unwrap();
+            s
+        }
+        async fn stop(&self) -> Result<(), ChannelError> {
+            self.stops.fetch_add(1, Ordering::SeqCst);
+            *self.state.lock().unwrap() = ChannelState::Stopped;
+            Ok(())
+        }
+    }
+
+    /// Starts [`Recorder`]s and counts starts and stops per account; `fail` accounts fail.
+    #[derive(Default)]
+    struct Counting {
+        starts: Mutex<BTreeMap<String, usize>>,
+        stops: Mutex<BTreeMap<String, Arc<AtomicUsize>>>,
+        fail: Vec<String>,
+    }
+
+    impl Counting {
+        fn starts(&self, id: &str) -> usize {
+            self.starts.lock().unwrap().get(id).copied().unwrap_or(0)
+        }
+        fn stops(&self, id: &str) -> usize {
+            self.stops
+                .lock()
+                .unwrap()
+                .get(id)
+                .map_or(0, |c| c.load(Ordering::SeqCst))
+        }
+    }
+
+    #[async_trait]
+    impl Starter for Counting {
+        async fn start(
+            &self,
+            account: &ResolvedAccount,
+            _: &Path,
+            _: &Path,
+        ) -> Result<Arc<dyn Channel>, Failure> {
+            *self
+                .starts
+                .lock()
+                .unwrap()
+                .entry(account.id.clone())
+                .or_default() += 1;
+            if self.fail.contains(&account.id) {
+                return Err(Failure::new(crate::exit::NOPERM, "no Full Disk Access"));
+            }
+            let stops = self
+                .stops
+                .lock()
+                .unwrap()
+                .entry(account.id.clone())
+                .or_default()
+                .clone();
+            let channel = Recorder {
+                id: account.id.clone(),
+                state: Mutex::new(ChannelState::Stopped),
+                stops,
+            };
+            channel.start(Arc::new(NoAgent)).await.unwrap();
+            Ok(Arc::new(channel))
+        }
+    }
+
+    struct NoAgent;
+
+    #[async_trait]
+    impl MessageHandler for NoAgent {
+        async fn handle(
+            &self,
+            _: imsg_channel::InboundEvent,
+        ) -> Result<Vec<imsg_channel::Reply>, imsg_channel::HandlerError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn write(dir: &Path, text: &str) -> Loaded {
+        let path = dir.join("config.json5");
+        std::fs::write(&path, text).unwrap();
+        paths::load_from(&path, ConfigSource::Flag).unwrap()
+    }
+
+    const TWO: &str = r#"{ channels: { imessage: { accounts: {
+        home: { dbPath: "/tmp/home.db", allowFrom: ["+15555550101"] },
+        work: { dbPath: "/tmp/work.db", allowFrom: ["+15555550102"] },
+    } } } }"#;
+
+    #[tokio::test]
+    async fn a_reload_restarts_changed_accounts_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let starter = Arc::new(Counting::default());
+        let mut sup = Supervisor::new(state.clone(), Duration::from_secs(1), starter.clone());
+        let mut loaded = write(dir.path(), TWO);
+        assert!(sup.start_all(&loaded).await.is_none());
+        assert_eq!(sup.accounts(), ["home", "work"]);
+        // The publishers write the live status of both accounts.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !(status::file(&state, "home").exists() && status::file(&state, "work").exists()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no status published"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            matches!(status::live(&state, "work"), status::Live::Running(s) if s.state == "running")
+        );
+
+        // `work` changes, `home` does not, `spare` is new.
+        std::fs::write(
+            &loaded.path,
+            TWO.replace("+15555550102", "+15555550109")
+                .replace("} } } }", "spare: { dbPath: \"/tmp/spare.db\" }, } } } }"),
+        )
+        .unwrap();
+        let report = on_hangup(&mut sup, &mut loaded).await.unwrap();
+        assert_eq!(report.kept, ["home"]);
+        assert_eq!(report.stopped, ["work"]);
+        assert_eq!(report.started, ["spare", "work"]);
+        assert_eq!((starter.starts("home"), starter.stops("home")), (1, 0));
+        assert_eq!((starter.starts("work"), starter.stops("work")), (2, 1));
+
+        // A file that does not load changes nothing.
+        std::fs::write(
+            &loaded.path,
+            "{ channels: { imessage: { dmPolicy: 'sometimes' } } }",
+        )
+        .unwrap();
+        let err = on_hangup(&mut sup, &mut loaded).await.unwrap_err();
+        assert_eq!(err.code, CONFIG);
+        assert_eq!(sup.accounts(), ["home", "spare", "work"]);
+        assert!(loaded.text.contains("spare"));
+
+        // Removing and disabling accounts stops them.
+        std::fs::write(
+            &loaded.path,
+            r#"{ channels: { imessage: { accounts: {
+                home: { dbPath: "/tmp/home.db", allowFrom: ["+15555550101"] },
+                work: { enabled: false, dbPath: "/tmp/work.db" } } } } }"#,
+        )
+        .unwrap();
+        let report = on_hangup(&mut sup, &mut loaded).await.unwrap();
+        assert_eq!(report.kept, ["home"]);
+        assert_eq!(report.stopped, ["spare", "work"]);
+        assert!(report.started.is_empty());
+        assert_eq!(status::live(&state, "spare"), status::Live::NotRunning);
+
+        sup.stop_all().await;
+        assert_eq!(starter.stops("home"), 1);
+        assert_eq!(status::live(&state, "home"), status::Live::NotRunning);
+    }
+
+    #[tokio::test]
+    async fn a_failed_account_is_published_and_retried_on_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let starter = Arc::new(Counting {
+            fail: vec!["work".into()],
+            ..Counting::default()
+        });
+        let mut sup = Supervisor::new(state.clone(), Duration::from_secs(1), starter.clone());
+        let mut loaded = write(dir.path(), TWO);
+        let failure = sup.start_all(&loaded).await.unwrap();
+        assert_eq!(failure.code, crate::exit::NOPERM);
+        assert!(sup.any_running());
+        match status::live(&state, "work") {
+            status::Live::Running(s) => {
+                assert_eq!(s.state, "failed");
+                assert_eq!(s.last_error.as_deref(), Some("no Full Disk Access"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Unchanged but failed: a reload tries it again.
+        let report = on_hangup(&mut sup, &mut loaded).await.unwrap();
+        assert_eq!(report.kept, ["home"]);
+        assert_eq!(report.started, ["work"]);
+        assert_eq!(starter.starts("work"), 2);
+        sup.stop_all().await;
+    }
 }
