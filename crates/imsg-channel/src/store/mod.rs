@@ -4,12 +4,21 @@
 //! keep the same contract on disk (atomic writes under a file lock, dirs 0700, files 0600). The
 //! pairing store is `imsg_policy::PairingStore`.
 
+mod file;
+mod file_cursor;
+mod file_dedupe;
+mod file_pairing;
 mod memory;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+pub use file::DEFAULT_LOCK_TIMEOUT;
+pub use file_cursor::FileCursorStore;
+pub use file_dedupe::FileDedupeStore;
+pub use file_pairing::FilePairingStore;
 pub use memory::{MemoryCursorStore, MemoryDedupeStore};
 
 /// What went wrong reading or writing a store. Names the file, so the owner can find it.
@@ -32,6 +41,20 @@ pub enum StoreError {
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
+    },
+    /// Another process (or another store in this one) kept the lock longer than the wait allowed.
+    #[error("{}: still locked by another process after {waited:?}", path.display())]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long this store waited.
+        waited: Duration,
+    },
+    /// An account id that is not normalized (`[a-z0-9][a-z0-9_-]{0,63}`) cannot name a store file.
+    #[error("account id `{account_id}` cannot name a store file")]
+    InvalidAccount {
+        /// The id as given.
+        account_id: String,
     },
 }
 
