@@ -102,16 +102,14 @@ pub fn spawn_options(account: &ResolvedAccount) -> SpawnOptions {
     options
 }
 
-/// The pairing store under `state_dir`.
+/// The pairing store under `state_dir`: OpenClaw's files under `<state>/credentials/`, updated
+/// under their lock, so the CLI and a running gateway never lose each other's change.
 ///
 /// # Errors
 ///
-/// Exit 69 until the file-backed store is merged; then the store's error.
-//
-// LEAD: return `imsg_channel::store::FilePairingStore` here.
-pub fn pairing_store(state_dir: &Path) -> Result<imsg_policy::MemoryPairingStore, Failure> {
-    let _ = state_dir;
-    Err(not_wired("the file-backed pairing store"))
+/// None today; the `Result` leaves room for a store that must open something.
+pub fn pairing_store(state_dir: &Path) -> Result<imsg_channel::store::FilePairingStore, Failure> {
+    Ok(imsg_channel::store::FilePairingStore::new(state_dir))
 }
 
 /// Splits `text` into chunks of at most `limit` characters, at whitespace where possible

@@ -6,6 +6,7 @@
 mod commands;
 mod exit_codes;
 mod fixture;
+mod pairing;
 // LEAD: drop this `cfg` once `wiring::build_channel` returns the iMessage channel: these tests
 // need a working channel (the demo, run with SIGTERM and SIGHUP, pairing approve while running).
 #[cfg(any())]
