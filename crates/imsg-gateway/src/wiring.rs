@@ -93,6 +93,28 @@ impl MessageHandler for EchoHandler {
     }
 }
 
+/// The account's `cliPath` as text, for output and logs.
+//
+// The process settings' types are read only here and in `spawn_options`, so a change of their
+// types (paths instead of strings) is a change of these few lines.
+pub fn cli_path_text(account: &ResolvedAccount) -> String {
+    account.process.cli_path.to_string()
+}
+
+/// The account's `dbPath` as text, for output and logs.
+pub fn db_path_text(account: &ResolvedAccount) -> Option<String> {
+    account.process.db_path.as_ref().map(ToString::to_string)
+}
+
+/// The executable `cliPath` resolves to.
+///
+/// # Errors
+///
+/// [`imsg_rpc::RpcError::NotFound`] when nothing executable matches.
+pub fn find_program(account: &ResolvedAccount) -> Result<std::path::PathBuf, imsg_rpc::RpcError> {
+    imsg_rpc::find_program(&account.process.cli_path)
+}
+
 /// How to start and probe `imsg` for `account`.
 pub fn spawn_options(account: &ResolvedAccount) -> SpawnOptions {
     let mut options = SpawnOptions::new(account.process.cli_path.clone());

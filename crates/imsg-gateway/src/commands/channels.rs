@@ -107,8 +107,8 @@ pub async fn status(globals: &Globals, probe: bool, json_out: bool) -> Result<u8
             "name": account.name,
             "enabled": account.enabled,
             "configured": account.configured,
-            "cliPath": account.process.cli_path,
-            "dbPath": account.process.db_path,
+            "cliPath": wiring::cli_path_text(account),
+            "dbPath": wiring::db_path_text(account),
             "live": live_json(&live),
             "probe": null,
         });

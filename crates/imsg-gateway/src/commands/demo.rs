@@ -606,9 +606,9 @@ mod tests {
         let (imsg, db_path, config, _) = setup(dir.path()).unwrap();
         let loaded = paths::load_from(&config, ConfigSource::Flag).unwrap();
         let account = loaded.account(None).unwrap();
-        assert_eq!(account.process.cli_path, imsg.display().to_string());
+        assert_eq!(wiring::cli_path_text(account), imsg.display().to_string());
         assert_eq!(
-            account.process.db_path.as_deref(),
+            wiring::db_path_text(account).as_deref(),
             Some(db_path.to_str().unwrap())
         );
         assert_eq!(account.policy.dm_policy().as_str(), "pairing");

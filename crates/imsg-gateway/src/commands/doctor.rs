@@ -145,7 +145,7 @@ async fn account_checks(report: &mut Report, account: &ResolvedAccount) {
     let id = &account.id;
     let options = wiring::spawn_options(account);
     let timeout = account.process.probe_timeout;
-    let program = match imsg_rpc::find_program(&account.process.cli_path) {
+    let program = match wiring::find_program(account) {
         Ok(p) => {
             report.ok(
                 format!("{id}: cliPath"),
@@ -283,7 +283,7 @@ fn shared_db_check(report: &mut Report, accounts: &[&ResolvedAccount]) {
     let mut seen: Vec<(PathBuf, &str)> = Vec::new();
     let mut shared = Vec::new();
     for a in accounts {
-        let db = a.process.db_path.as_deref().map_or_else(
+        let db = wiring::db_path_text(a).map_or_else(
             || PathBuf::from("~/Library/Messages/chat.db"),
             PathBuf::from,
         );

@@ -215,7 +215,7 @@ impl Supervisor {
         fingerprint: String,
         config_path: &Path,
     ) -> Option<Failure> {
-        info!(account = %account.id, cli_path = %account.process.cli_path, db_path = ?account.process.db_path, "starting account");
+        info!(account = %account.id, cli_path = %wiring::cli_path_text(account), db_path = ?wiring::db_path_text(account), "starting account");
         let (served, failure) = match self
             .starter
             .start(account, &self.state_dir, config_path)
