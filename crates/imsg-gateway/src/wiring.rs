@@ -39,12 +39,14 @@ pub fn build_channel(
     Err(not_wired("the iMessage channel (ImessageChannel)"))
 }
 
-/// The agent configuration the handler is built from. Until the agent backends are merged this
-/// only names the backend.
+/// What the agent handler is built from: the config file's text (its `gateway.agent` section)
+/// and the name to use for it in error messages.
 #[derive(Debug, Clone, Default)]
 pub struct AgentChoice {
-    /// The config file the `gateway.agent` section is read from, when there is one.
-    pub config_path: Option<std::path::PathBuf>,
+    /// The file name, for errors (`config.json5: gateway.agent.backend: ...`).
+    pub source_name: String,
+    /// The whole config text; the agent reads its own section from it.
+    pub config_text: String,
 }
 
 /// Builds the agent handler for `account`.
@@ -53,8 +55,13 @@ pub struct AgentChoice {
 ///
 /// The agent configuration's error (exit 78).
 //
-// LEAD: swap the body for `crate::agent::build_handler(&agent_config, ...)` once `src/agent/`
-// is merged; [`EchoHandler`] then goes away.
+// LEAD: swap the body once `src/agent/` is merged, roughly:
+//   let config = crate::agent::AgentConfig::from_json5(&choice.config_text, &choice.source_name)
+//       .map_err(|e| Failure::config(e.to_string()))?;
+//   let agent = crate::agent::Agent::from_config(&config, <group prompts of `account`>)
+//       .map_err(|e| Failure::config(e.to_string()))?;
+//   Ok(Arc::new(agent))
+// and delete `EchoHandler`.
 pub fn build_handler(
     account: &ResolvedAccount,
     choice: &AgentChoice,

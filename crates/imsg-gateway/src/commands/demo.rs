@@ -354,7 +354,8 @@ pub async fn run(args: &DemoArgs) -> Result<u8, Failure> {
         inner: wiring::build_handler(
             &account,
             &AgentChoice {
-                config_path: Some(config_path.clone()),
+                source_name: loaded.path.display().to_string(),
+                config_text: loaded.text.clone(),
             },
         )?,
         seen: seen.clone(),

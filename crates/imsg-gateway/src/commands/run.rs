@@ -102,7 +102,7 @@ pub trait Starter: Send + Sync {
         &self,
         account: &ResolvedAccount,
         state_dir: &Path,
-        config_path: &Path,
+        agent: &AgentChoice,
     ) -> Result<Arc<dyn Channel>, Failure>;
 }
 
@@ -116,16 +116,11 @@ impl Starter for Production {
         &self,
         account: &ResolvedAccount,
         state_dir: &Path,
-        config_path: &Path,
+        agent: &AgentChoice,
     ) -> Result<Arc<dyn Channel>, Failure> {
         preflight(account).await?;
         let channel = wiring::build_channel(account, state_dir)?;
-        let handler = wiring::build_handler(
-            account,
-            &AgentChoice {
-                config_path: Some(config_path.to_path_buf()),
-            },
-        )?;
+        let handler = wiring::build_handler(account, agent)?;
         channel.start(handler).await.map_err(Failure::from)?;
         Ok(channel)
     }
@@ -213,14 +208,10 @@ impl Supervisor {
         &mut self,
         account: &ResolvedAccount,
         fingerprint: String,
-        config_path: &Path,
+        agent: &AgentChoice,
     ) -> Option<Failure> {
         info!(account = %account.id, cli_path = %wiring::cli_path_text(account), db_path = ?wiring::db_path_text(account), "starting account");
-        let (served, failure) = match self
-            .starter
-            .start(account, &self.state_dir, config_path)
-            .await
-        {
+        let (served, failure) = match self.starter.start(account, &self.state_dir, agent).await {
             Ok(channel) => {
                 let publisher =
                     spawn_publisher(self.state_dir.clone(), account.clone(), channel.clone());
@@ -264,8 +255,9 @@ impl Supervisor {
     /// Starts every enabled account of `loaded`; returns the first failure.
     pub async fn start_all(&mut self, loaded: &Loaded) -> Option<Failure> {
         let mut first = None;
+        let agent = agent_choice(loaded);
         for (_, (account, fp)) in wanted(loaded) {
-            let failure = self.start_account(&account, fp, &loaded.path).await;
+            let failure = self.start_account(&account, fp, &agent).await;
             if first.is_none() {
                 first = failure;
             }
@@ -278,6 +270,7 @@ impl Supervisor {
     pub async fn reload(&mut self, next: &Loaded) -> ReloadReport {
         let mut report = ReloadReport::default();
         let next_accounts = wanted(next);
+        let agent = agent_choice(next);
         for id in self.accounts() {
             let keep = next_accounts.get(&id).is_some_and(|(_, fp)| {
                 self.served
@@ -294,7 +287,7 @@ impl Supervisor {
         }
         for (id, (account, fp)) in next_accounts {
             if !self.served.contains_key(&id) {
-                self.start_account(&account, fp, &next.path).await;
+                self.start_account(&account, fp, &agent).await;
                 report.started.push(id);
             }
         }
@@ -343,6 +336,14 @@ pub async fn on_hangup(sup: &mut Supervisor, loaded: &mut Loaded) -> Result<Relo
     let report = sup.reload(&next).await;
     *loaded = next;
     Ok(report)
+}
+
+/// The agent input of a loaded config.
+fn agent_choice(loaded: &Loaded) -> AgentChoice {
+    AgentChoice {
+        source_name: loaded.path.display().to_string(),
+        config_text: loaded.text.clone(),
+    }
 }
 
 /// The enabled accounts of a config with their fingerprints.
@@ -503,7 +504,7 @@ mod tests {
             &self,
             account: &ResolvedAccount,
             _: &Path,
-            _: &Path,
+            _: &AgentChoice,
         ) -> Result<Arc<dyn Channel>, Failure> {
             *self
                 .starts
