@@ -205,6 +205,13 @@ async fn account_checks(report: &mut Report, account: &ResolvedAccount) {
     match imsg_rpc::probe(&options, timeout).await {
         Ok(probe) => {
             match &probe.version {
+                Some(v) if version_below(v, (0, 9, 0)) => report.warn(
+                    format!("{id}: version"),
+                    format!(
+                        "imsg {v} is older than 0.9.0, the version this gateway is tested with"
+                    ),
+                    "update imsg (brew upgrade imsg)",
+                ),
                 Some(v) => report.ok(format!("{id}: version"), v.clone()),
                 None => report.warn(
                     format!("{id}: version"),
@@ -223,6 +230,26 @@ async fn account_checks(report: &mut Report, account: &ResolvedAccount) {
         }
         Err(err) => report.fail(format!("{id}: round trip"), &Failure::from(&err)),
     }
+}
+
+/// Whether a version text (`0.8.2`, `imsg 0.9.0`) names a version below `floor`; text that holds
+/// no version is not judged.
+pub fn version_below(text: &str, floor: (u64, u64, u64)) -> bool {
+    let Some(start) = text.find(|c: char| c.is_ascii_digit()) else {
+        return false;
+    };
+    let mut parts = text[start..]
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map(|p| p.parse::<u64>().unwrap_or(0));
+    let version = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    version < floor
 }
 
 /// The state directory check.
@@ -425,6 +452,15 @@ pub async fn run(globals: &Globals, args: &DoctorArgs) -> Result<u8, Failure> {
 #[cfg(test)]
 mod tests {
     use super::wrapper_ssh_host;
+
+    #[test]
+    fn versions_below_the_floor_are_found() {
+        use super::version_below;
+        assert!(version_below("0.8.2", (0, 9, 0)));
+        assert!(!version_below("0.9.0", (0, 9, 0)));
+        assert!(!version_below("imsg 1.0", (0, 9, 0)));
+        assert!(!version_below("unknown", (0, 9, 0)));
+    }
 
     #[test]
     fn the_host_of_an_ssh_wrapper_skips_options() {
