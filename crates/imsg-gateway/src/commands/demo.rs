@@ -72,21 +72,55 @@ pub fn demo_config(cli_path: &Path, db_path: &Path) -> String {
 pub struct Transcript {
     json: bool,
     step: u32,
+    /// When set, lines are collected here instead of printed (tests).
+    captured: Option<Mutex<Vec<String>>>,
 }
 
 impl Transcript {
-    /// A transcript printer.
+    /// A transcript printer to stdout.
     pub fn new(json: bool) -> Transcript {
-        Transcript { json, step: 0 }
+        Transcript {
+            json,
+            step: 0,
+            captured: None,
+        }
+    }
+
+    /// A transcript that collects its lines instead of printing them.
+    pub fn capturing(json: bool) -> Transcript {
+        Transcript {
+            json,
+            step: 0,
+            captured: Some(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The collected lines of a capturing transcript.
+    pub fn lines(&self) -> Vec<String> {
+        self.captured.as_ref().map_or_else(Vec::new, |c| {
+            c.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        })
+    }
+
+    fn emit(&self, line: &str) -> Result<(), Failure> {
+        match &self.captured {
+            Some(c) => {
+                c.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line.to_owned());
+                Ok(())
+            }
+            None => output::line(line),
+        }
     }
 
     /// Starts the next step.
     pub fn step(&mut self, title: &str) -> Result<(), Failure> {
         self.step += 1;
         if self.json {
-            output::json_line(&json!({"step": self.step, "event": "step", "title": title}))
+            self.emit(&json!({"step": self.step, "event": "step", "title": title}).to_string())
         } else {
-            output::line(&format!("\n[{}] {title}", self.step))
+            self.emit(&format!("\n[{}] {title}", self.step))
         }
     }
 
@@ -97,7 +131,7 @@ impl Transcript {
             if let (Value::Object(map), Value::Object(extra)) = (&mut value, fields) {
                 map.extend(extra);
             }
-            output::json_line(&value)
+            self.emit(&value.to_string())
         } else {
             for (i, line) in human.lines().enumerate() {
                 let lead = if i == 0 {
@@ -105,7 +139,7 @@ impl Transcript {
                 } else {
                     " ".repeat(14)
                 };
-                output::line(&format!("{lead}{line}"))?;
+                self.emit(&format!("{lead}{line}"))?;
             }
             Ok(())
         }
@@ -678,6 +712,41 @@ mod tests {
             ))
             .0,
             "dispatch"
+        );
+    }
+
+    #[test]
+    fn the_transcript_reads_as_steps_with_indented_events() {
+        let mut t = Transcript::capturing(false);
+        t.step("a stranger writes").unwrap();
+        t.event("reply", "line one\nline two", json!({})).unwrap();
+        assert_eq!(
+            t.lines(),
+            [
+                "\n[1] a stranger writes",
+                "    reply     line one",
+                "              line two",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_json_transcript_is_one_object_per_line_with_its_step() {
+        let mut t = Transcript::capturing(true);
+        t.step("approve").unwrap();
+        t.event("approve", "ignored", json!({"code": "ABCD2345"}))
+            .unwrap();
+        let lines = t.lines();
+        assert_eq!(lines.len(), 2);
+        let first: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            first,
+            json!({"step": 1, "event": "step", "title": "approve"})
+        );
+        let second: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(
+            second,
+            json!({"step": 1, "event": "approve", "code": "ABCD2345"})
         );
     }
 }
