@@ -15,7 +15,7 @@ usage: cargo xtask <command>
 
 commands:
   ci       run every check CI runs: fmt, clippy, tests (nextest), doctests, docs, tidy, cargo-deny
-  tidy     check the repository rules (file headers, crate layering, no stubs or skipped tests)
+  tidy     check the repository rules (headers, layering, processes, machine paths, rust-version, stubs)
   bench    run the criterion benches (short settings) and print the figures with their ratios
 ";
 

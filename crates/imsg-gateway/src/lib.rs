@@ -2,6 +2,7 @@
 //! with masked handles, the live status files, and the few wiring points to the channel and the
 //! agent. `main.rs` only parses the command line and calls [`run_cli`].
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod exit;

@@ -2,14 +2,14 @@
 //! the pairing store. Every command reaches them only through these functions, so wiring a new
 //! implementation is a change here and nowhere else.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use imsg_channel::{Channel, HandlerError, InboundEvent, MessageHandler, Reply};
+use imsg_channel::{Channel, ChannelState, ChannelStatus, MessageHandler};
 use imsg_config::{ChunkMode, ResolvedAccount};
-use imsg_policy::ChatType;
 use imsg_rpc::SpawnOptions;
+
+use crate::agent::{Agent, AgentConfig, ConfigWriter, GroupPrompts};
 
 use crate::exit::{Failure, UNAVAILABLE};
 
@@ -39,65 +39,74 @@ pub fn build_channel(
     Err(not_wired("the iMessage channel (ImessageChannel)"))
 }
 
-/// What the agent handler is built from: the config file's text (its `gateway.agent` section)
-/// and the name to use for it in error messages.
+/// What the agent handler is built from: the config file's text (its `gateway.agent` section),
+/// the file and the state dir (for `/config` and its overlay).
 #[derive(Debug, Clone, Default)]
 pub struct AgentChoice {
     /// The file name, for errors (`config.json5: gateway.agent.backend: ...`).
     pub source_name: String,
     /// The whole config text; the agent reads its own section from it.
     pub config_text: String,
+    /// The user's config file, which `/config` never writes (it writes the overlay).
+    pub config_path: Option<PathBuf>,
+    /// The state dir: the overlay lives there, and `/status` reads the live status there.
+    pub state_dir: Option<PathBuf>,
 }
 
-/// Builds the agent handler for `account`.
+/// Builds the agent handler for `account`: the backend of `gateway.agent` (echo by default) with
+/// the control commands. `/status` answers from the live status files; `/config` writes the
+/// overlay in the state dir and then reloads the gateway exactly as SIGHUP does (it sends SIGHUP
+/// to this process).
 ///
 /// # Errors
 ///
-/// The agent configuration's error (exit 78).
-//
-// LEAD: swap the body once `src/agent/` is merged, roughly:
-//   let config = crate::agent::AgentConfig::from_json5(&choice.config_text, &choice.source_name)
-//       .map_err(|e| Failure::config(e.to_string()))?;
-//   let agent = crate::agent::Agent::from_config(&config, <group prompts of `account`>)
-//       .map_err(|e| Failure::config(e.to_string()))?;
-//   Ok(Arc::new(agent))
-// and delete `EchoHandler`.
+/// The agent configuration's error (exit 78), for example a missing API key variable.
 pub fn build_handler(
     account: &ResolvedAccount,
     choice: &AgentChoice,
 ) -> Result<Arc<dyn MessageHandler>, Failure> {
-    let _ = (account, choice);
-    Ok(Arc::new(EchoHandler))
+    let hint = "docs/agents.md describes gateway.agent";
+    let config = AgentConfig::from_json5(&choice.config_text, &choice.source_name)
+        .map_err(|e| Failure::config(e.to_string()).hint(hint))?;
+    let prompts = GroupPrompts::new().with_policy(&account.policy);
+    let mut agent = Agent::from_config(&config, prompts)
+        .map_err(|e| Failure::config(e.to_string()).hint(hint))?;
+    if let Some(state_dir) = &choice.state_dir {
+        let dir = state_dir.clone();
+        agent = agent.with_status(Arc::new(move |id: &str| live_channel_status(&dir, id)));
+        if let Some(config_path) = &choice.config_path {
+            agent =
+                agent.with_config_writer(ConfigWriter::new(config_path.clone(), state_dir, || {
+                    // The running gateway reloads on SIGHUP; a `/config` change is applied the same way.
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::this(),
+                        nix::sys::signal::Signal::SIGHUP,
+                    );
+                }));
+        }
+    }
+    Ok(Arc::new(agent))
 }
 
-/// The stand-in echo backend: answers with what it received and why it was admitted.
-#[derive(Debug, Clone, Copy, Default)]
-struct EchoHandler;
-
-#[async_trait]
-impl MessageHandler for EchoHandler {
-    async fn handle(&self, event: InboundEvent) -> Result<Vec<Reply>, HandlerError> {
-        let InboundEvent::Message(envelope) = event else {
-            return Ok(Vec::new());
-        };
-        let kind = match envelope.chat_type {
-            ChatType::Direct => "direct message",
-            ChatType::Group => "group message with a mention",
-        };
-        let mut text = format!(
-            "echo: {} ({kind} over {}",
-            envelope.text,
-            envelope.service.as_str()
-        );
-        if !envelope.history.is_empty() {
-            text.push_str(&format!(
-                ", with {} earlier message(s) as context",
-                envelope.history.len()
-            ));
-        }
-        text.push(')');
-        Ok(vec![Reply::text(text)])
-    }
+/// The live status of `account_id` as its status file says, for `/status`.
+fn live_channel_status(state_dir: &Path, account_id: &str) -> Option<ChannelStatus> {
+    let crate::status::Live::Running(published) = crate::status::live(state_dir, account_id) else {
+        return None;
+    };
+    let mut status = ChannelStatus::stopped(published.account_id);
+    status.state = match published.state.as_str() {
+        "starting" => ChannelState::Starting,
+        "running" => ChannelState::Running,
+        "backoff" => ChannelState::Backoff,
+        "failed" => ChannelState::Failed,
+        _ => ChannelState::Stopped,
+    };
+    status.last_error = published.last_error;
+    status.restarts = published.restarts;
+    status.last_inbound_at = published.last_inbound_at;
+    status.last_outbound_at = published.last_outbound_at;
+    status.last_start_at = published.last_start_at;
+    Some(status)
 }
 
 /// The account's `cliPath` as text, for output and logs.

@@ -1,4 +1,4 @@
-//! The `attributedBody` text fallback: the same marker heuristic imsg applies to typedstream blobs (spec 9.5).
+//! The `attributedBody` text fallback: the same marker heuristic imsg applies to typedstream blobs.
 
 /// Decodes the message text from an `attributedBody` blob, or returns "" for an empty blob.
 pub(crate) fn decode_attributed_body(blob: &[u8]) -> String {

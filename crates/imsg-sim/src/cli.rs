@@ -1,5 +1,5 @@
 //! The command line of `imsg` 0.9.0 as clients probe it (`--version`, `--help`, `rpc`, `status`, `chats`,
-//! unknown commands), plus the simulator's own `init` and `inject` test-driver commands (spec section 1).
+//! unknown commands), plus the simulator's own `init` and `inject` test-driver commands.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -16,7 +16,7 @@ use crate::settings::Settings;
 /// The compiled version imsg reports.
 const VERSION: &str = "0.9.0";
 
-/// Every RPC method of 0.9.0 in the order `status --json` lists them (spec 5).
+/// Every RPC method of 0.9.0 in the order `status --json` lists them.
 const RPC_METHODS: &[&str] = &[
     "chats.list",
     "chats.create",
@@ -272,7 +272,7 @@ fn status(args: &[String]) -> ExitCode {
         "advanced_features": ready,
         "typing_indicators": ready,
         "read_receipts": ready,
-        // A ready bridge implies SIP reported disabled (spec 1.4); without one, Linux cannot tell.
+        // A ready bridge implies SIP reported disabled; without one, Linux cannot tell.
         "sip": if ready { "disabled" } else { "unknown" },
         "message": message,
         "bridge_version": if ready { 2 } else { 0 },

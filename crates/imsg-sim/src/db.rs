@@ -1,4 +1,4 @@
-//! Writing chat.db the way Messages.app does: the schema of spec 9.2 and inbound or outgoing message rows.
+//! Writing chat.db the way Messages.app does: the schema subset imsg reads and inbound or outgoing message rows.
 //!
 //! Tests use this module to seed a database from Rust; the `init` and `inject` subcommands and the
 //! simulated `send` go through the same code, so all three write identical row shapes.
@@ -23,7 +23,7 @@ pub enum DbError {
     MissingSender,
 }
 
-/// The realistic DDL subset of spec 9.2.
+/// The realistic DDL subset: the tables and columns of a real chat.db that imsg 0.9.0 reads.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS handle (ROWID INTEGER PRIMARY KEY AUTOINCREMENT UNIQUE, id TEXT NOT NULL, country TEXT,
   service TEXT NOT NULL DEFAULT 'iMessage', uncanonicalized_id TEXT, person_centric_id TEXT, UNIQUE (id, service));
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS message_attachment_join (message_id INTEGER REFERENCE
   attachment_id INTEGER REFERENCES attachment (ROWID) ON DELETE CASCADE, UNIQUE(message_id, attachment_id));
 ";
 
-/// Creates the Messages schema subset (spec 9.2) in `path`, creating the file if needed, in WAL mode.
+/// Creates the Messages schema subset in `path`, creating the file if needed, in WAL mode.
 ///
 /// Running it on a database that already has the tables changes nothing.
 ///
@@ -156,7 +156,7 @@ pub struct Message {
     pub thread_originator_guid: Option<String>,
     /// `balloon_bundle_id`, e.g. `com.apple.messages.URLBalloonProvider` for a link preview.
     pub balloon_bundle_id: Option<String>,
-    /// Write no `chat_message_join` row (an "anchorless" row, spec 8.6).
+    /// Write no `chat_message_join` row (an "anchorless" row).
     pub unjoined: bool,
     /// Makes the row an audio message (`is_audio_message = 1`) whose first attachment's `user_info` carries
     /// this transcription; imsg then reports the transcription as the text.
@@ -501,7 +501,7 @@ pub fn apple_ns_now() -> i64 {
     crate::dates::now_apple_ns()
 }
 
-/// Encodes `text` as an `attributedBody` blob that imsg decodes back to the same text (spec 9.5).
+/// Encodes `text` as an `attributedBody` blob that imsg decodes back to the same text.
 #[must_use]
 pub fn attributed_body(text: &str) -> Vec<u8> {
     crate::body::encode_attributed_body(text)

@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 pub(crate) const GENERIC_INTERNAL: &str =
     "The operation couldn’t be completed. (SQLite.Result error 0.)";
 
-/// What a bridge-backed method answers on a host without the IMCore bridge (spec Ex 29, Linux build).
+/// What a bridge-backed method answers on a host without the IMCore bridge.
 pub(crate) const BRIDGE_UNAVAILABLE: &str =
     "Failed to launch Messages.app: Messages.app is only available on macOS.";
 
-/// What `typing` answers without Messages.app/IMCore (spec Ex 30).
+/// What `typing` answers without Messages.app/IMCore.
 pub(crate) const TYPING_UNAVAILABLE: &str = "Typing indicator failed: Typing indicators require Messages.app/IMCore and are only supported on macOS.";
 
 /// What `read` answers without the bridge: a generic text, because imsg wraps it in an error with no description.

@@ -1,4 +1,4 @@
-//! Lenient parameter reading, exactly as imsg 0.9.0 coerces JSON values (spec section 4).
+//! Lenient parameter reading, exactly as imsg 0.9.0 coerces JSON values.
 
 use serde_json::{Map, Value};
 
@@ -93,7 +93,7 @@ pub(crate) fn coerce_int(value: &Value) -> Option<i64> {
             (f.is_finite() && (-9.2e18..=9.2e18).contains(&f)).then(|| f.trunc() as i64)
         }),
         Value::String(s) => s.parse().ok(),
-        // Foundation sees JSON booleans as NSNumber, so they read as 0 or 1 (spec open question 3).
+        // Foundation sees JSON booleans as NSNumber, so they read as 0 or 1.
         Value::Bool(b) => Some(i64::from(*b)),
         _ => None,
     }

@@ -1,5 +1,5 @@
 //! The smallest binary-plist support the simulator needs: reading and writing the `audio-transcription`
-//! string of an attachment's `user_info` dictionary (spec 7.2).
+//! string of an attachment's `user_info` dictionary.
 
 /// The key Messages stores an audio message's transcription under.
 const TRANSCRIPTION_KEY: &str = "audio-transcription";

@@ -1,4 +1,4 @@
-//! The `rpc` request loop: framing, request validation, id echo, serial dispatch (spec sections 2, 3, 5, 11).
+//! The `rpc` request loop: framing, request validation, id echo, serial dispatch.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -27,7 +27,7 @@ struct Request {
 
 /// How deeply a request may nest arrays and objects before it is a parse error.
 ///
-/// Foundation's JSON reader stops at 512 levels (the exact limit is platform code the spec does not pin);
+/// Foundation's JSON reader stops at 512 levels (the exact limit is platform code we could not pin down);
 /// serde_json's default of 128 would turn valid requests that imsg answers into -32700.
 const MAX_DEPTH: usize = 512;
 
@@ -195,7 +195,8 @@ pub(crate) fn serve(
     ExitCode::from(settings.faults.exit_code.unwrap_or(0))
 }
 
-/// The degraded loop of spec 11: every valid request gets -32603 with the open error; exit 1 at end of input.
+/// The degraded loop of imsg's startup-error mode, when the database cannot be opened: every valid request
+/// gets -32603 with the open error; exit 1 at end of input.
 fn serve_startup_error(text: &str, input: &mut impl BufRead, out: &Output) -> ExitCode {
     let mut buf = Vec::new();
     while let Some(line) = read_line(input, &mut buf) {
@@ -443,7 +444,7 @@ mod tests {
 
     #[test]
     fn deep_but_valid_requests_parse_like_foundation() {
-        // Strict JSON nested a few hundred levels is still a request (spec 2.1), not a parse error.
+        // Strict JSON nested a few hundred levels is still a request, not a parse error.
         for levels in [129, 200, MAX_DEPTH] {
             let request = parse_request(&nested_request(levels));
             assert!(request.is_ok(), "{levels} levels");
@@ -498,9 +499,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Any JSON line is classified exactly as spec 2.1 describes, and the id is echoed as it came.
+        /// Any JSON line is classified exactly as imsg 0.9.0 classifies it, and the id is echoed as it came.
         #[test]
-        fn requests_classify_like_the_spec(value in json_value()) {
+        fn requests_classify_like_imsg(value in json_value()) {
             let line = value.to_string();
             let outcome = parse_request(&line);
             match &value {

@@ -1,5 +1,5 @@
 //! `send`, `typing`, `read` and the bridge methods: imsg's validation to the letter, then the outcome a
-//! Mac would produce. `send` acts as Messages.app and writes the outgoing row (spec sections 5.5-5.8 and 10).
+//! Mac would produce. `send` acts as Messages.app and writes the outgoing row.
 
 use std::path::{Path, PathBuf};
 
@@ -105,7 +105,7 @@ fn find_chat(
     Ok(None)
 }
 
-/// The existing-chat candidates of a direct target for a service (spec 10.1).
+/// The existing-chat candidates of a direct target for a service.
 fn direct_candidates(to: &str, service: &str) -> Vec<String> {
     let to = to.trim();
     let prefixes: &[&str] = match service {
@@ -118,7 +118,16 @@ fn direct_candidates(to: &str, service: &str) -> Vec<String> {
     list
 }
 
-/// The candidates of a chat lookup by target string (spec 9.3).
+/// The DM chats Messages.app sends a buddy of `service` into: the service's own guid forms of the handle.
+fn service_chat_candidates(handle: &str, service: Service) -> Vec<String> {
+    let prefixes: &[&str] = match service {
+        Service::Sms => &["SMS;-;"],
+        Service::IMessage => &["iMessage;-;", "any;-;"],
+    };
+    prefixes.iter().map(|p| format!("{p}{handle}")).collect()
+}
+
+/// The candidates of a chat lookup by target string.
 fn target_candidates(target: &str) -> Vec<String> {
     let target = target.trim();
     let mut list = vec![target.to_owned()];
@@ -131,7 +140,7 @@ fn target_candidates(target: &str) -> Vec<String> {
     list
 }
 
-/// Whether a chat identifier is really a handle, so AppleScript sends to the buddy instead (spec 10.3).
+/// Whether a chat identifier is really a handle, so AppleScript sends to the buddy instead.
 fn looks_like_handle(identifier: &str) -> bool {
     let lower = identifier.to_ascii_lowercase();
     ["imessage:", "sms:", "auto:"]
@@ -161,7 +170,7 @@ fn normalize_recipient(to: &str, region: &str) -> String {
     }
 }
 
-/// Resolves a `to` that looks like a contact name through the simulated Contacts (spec 10.2).
+/// Resolves a `to` that looks like a contact name through the simulated Contacts.
 ///
 /// No match keeps the input, one match gives that contact's handle, several are an invalid chat target.
 fn resolve_contact(to: &str, settings: &Settings) -> Result<String, Failure> {
@@ -207,7 +216,7 @@ fn absolute_path(raw: &str) -> PathBuf {
     }
 }
 
-/// `send` (spec 5.5): validation in imsg's order, then Messages.app's writes.
+/// `send`: validation in imsg's order, then Messages.app's writes.
 pub(crate) fn send(
     conn: &Connection,
     db_path: &Path,
@@ -247,19 +256,28 @@ pub(crate) fn send(
         .string("region")
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "US".to_owned());
-    // The bridge needs a chat guid: the target's own, or an existing direct chat's.
+    // imsg looks for the existing chat before sending: the bridge needs its guid (the target's own, or an
+    // existing direct chat's), and AppleScript verification searches only that chat.
+    let existing = match &target {
+        Target::Chat {
+            chat_id: Some(id),
+            identifier,
+            guid,
+        } => Some((*id, identifier.clone(), guid.clone())),
+        Target::Chat {
+            identifier, guid, ..
+        } => find_chat(conn, &target_candidates(preferred(identifier, guid)))?,
+        Target::Direct(to) => find_chat(conn, &direct_candidates(to, &service))?,
+    };
     let bridge_guid = match &target {
         Target::Chat {
             identifier, guid, ..
-        } => Some(if guid.is_empty() {
-            identifier.clone()
-        } else {
-            guid.clone()
-        }),
-        Target::Direct(to) => find_chat(conn, &direct_candidates(to, &service))?
-            .map(|(_, identifier, guid)| if guid.is_empty() { identifier } else { guid }),
+        } => Some(preferred(identifier, guid).to_owned()),
+        Target::Direct(_) => existing
+            .as_ref()
+            .map(|(_, identifier, guid)| preferred(identifier, guid).to_owned()),
     };
-    // With `auto`, text and file together fail on the bridge and fall back to AppleScript (spec 10.3).
+    // With `auto`, text and file together fail on the bridge and fall back to AppleScript.
     let both = !text.is_empty() && !file.is_empty();
     let use_bridge = transport == "bridge"
         || (transport == "auto" && settings.bridge_ready && bridge_guid.is_some() && !both);
@@ -275,7 +293,7 @@ pub(crate) fn send(
             ));
         }
     }
-    // Both paths stage the file first (spec 10.3), so a missing file is reported before the bridge is called.
+    // Both paths stage the file first, so a missing file is reported before the bridge is called.
     let attachment = if file.is_empty() {
         None
     } else {
@@ -314,31 +332,103 @@ pub(crate) fn send(
              ({rowid}); delivery to the target chat was not confirmed"
         )));
     }
+    let sent_at = crate::dates::now_apple_ns();
+    let route = if use_bridge {
+        // The bridge sends into the chat it was given by guid; no handle conversion happens there.
+        match (target, &existing) {
+            (Target::Direct(_), Some((id, identifier, guid))) => Route::Bridge(Target::Chat {
+                chat_id: Some(*id),
+                identifier: identifier.clone(),
+                guid: guid.clone(),
+            }),
+            (target, _) => Route::Bridge(target),
+        }
+    } else {
+        Route::AppleScript(target)
+    };
     let written = deliver(
         db_path,
-        &target,
+        &route,
         &service,
         &region,
         &text,
         attachment.as_deref(),
         settings,
     )?;
-    let mut result =
-        json!({"ok": true, "transport": if use_bridge { "bridge" } else { "applescript" }});
-    if let (Some((rowid, guid)), Some(map)) = (written, result.as_object_mut()) {
-        // The AppleScript path reports the observed row's id and guid; the bridge path only the guid.
-        if !use_bridge {
-            map.insert("id".into(), rowid.into());
+    if use_bridge {
+        // The bridge reports the guid of what it sent, never a rowid.
+        let mut result = json!({"ok": true, "transport": "bridge"});
+        if let (Some((_, guid)), Some(map)) = (written, result.as_object_mut()) {
+            map.insert("guid".into(), guid.into());
         }
-        map.insert("guid".into(), guid.into());
+        return Ok(result);
+    }
+    let mut result = json!({"ok": true, "transport": "applescript"});
+    if !text.is_empty()
+        && let Some((rowid, guid)) = verify(conn, existing.map(|(id, ..)| id), &text, sent_at)?
+        && let Some(map) = result.as_object_mut()
+    {
+        map.insert("id".into(), rowid.into());
+        if !guid.is_empty() {
+            map.insert("guid".into(), guid.into());
+        }
     }
     Ok(result)
+}
+
+/// How a send reaches Messages: through the bridge, which addresses the chat itself, or through
+/// AppleScript, which turns a chat whose identifier looks like a handle into a direct send.
+enum Route {
+    Bridge(Target),
+    AppleScript(Target),
+}
+
+/// The guid if there is one, else the identifier: the "preferred identifier" imsg addresses a chat by.
+fn preferred<'a>(identifier: &'a str, guid: &'a str) -> &'a str {
+    if guid.is_empty() { identifier } else { guid }
+}
+
+/// imsg's AppleScript verification: the newest outgoing row with exactly this text, dated from
+/// two seconds before the send, in `chat` when one is known. Returns its rowid and guid.
+///
+/// The row Messages wrote is found only if it is in that chat: a chat target converted to a direct send
+/// can land in another chat, and then the result carries no id.
+fn verify(
+    conn: &Connection,
+    chat: Option<i64>,
+    text: &str,
+    sent_at: i64,
+) -> Result<Option<(i64, String)>, Failure> {
+    const WINDOW_NS: i64 = 2_000_000_000;
+    let since = sent_at.saturating_sub(WINDOW_NS);
+    let found = match chat {
+        Some(chat) => conn
+            .query_row(
+                "SELECT m.ROWID, IFNULL(m.guid, '') FROM message m \
+                 JOIN chat_message_join j ON j.message_id = m.ROWID AND j.chat_id = ?1 \
+                 WHERE m.is_from_me = 1 AND m.text = ?2 AND m.date >= ?3 \
+                 ORDER BY m.date DESC, m.ROWID DESC LIMIT 1",
+                rusqlite::params![chat, text, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+        None => conn
+            .query_row(
+                "SELECT ROWID, IFNULL(guid, '') FROM message \
+                 WHERE is_from_me = 1 AND text = ?1 AND date >= ?2 \
+                 ORDER BY date DESC, ROWID DESC LIMIT 1",
+                rusqlite::params![text, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+    };
+    Ok(found)
 }
 
 /// Writes the outgoing rows as Messages.app would; returns the text row's (rowid, guid) when there was text.
 fn deliver(
     db_path: &Path,
-    target: &Target,
+    route: &Route,
     service: &str,
     region: &str,
     text: &str,
@@ -352,12 +442,15 @@ fn deliver(
         destination_caller_id: settings.self_handle.clone(),
         ..Message::default()
     };
-    let direct_to = match target {
-        Target::Direct(to) => Some(to.clone()),
-        Target::Chat { identifier, .. } if looks_like_handle(identifier) => {
-            Some(identifier.clone())
+    let (target, direct_to) = match route {
+        Route::AppleScript(target @ Target::Direct(to))
+        | Route::Bridge(target @ Target::Direct(to)) => (target, Some(to.clone())),
+        Route::AppleScript(target @ Target::Chat { identifier, .. })
+            if looks_like_handle(identifier) =>
+        {
+            (target, Some(identifier.clone()))
         }
-        Target::Chat { .. } => None,
+        Route::AppleScript(target) | Route::Bridge(target) => (target, None),
     };
     let mut direct_service = if service == "sms" {
         Service::Sms
@@ -384,12 +477,19 @@ fn deliver(
         message.handle = normalize_recipient(handle, region);
         message.service = direct_service;
     } else if let Target::Chat {
-        identifier, guid, ..
+        chat_id,
+        identifier,
+        guid,
     } = target
     {
-        let preferred = if guid.is_empty() { identifier } else { guid };
-        let Some((chat_id, identifier, guid)) = find_chat(&tx, &target_candidates(preferred))?
-        else {
+        let preferred = preferred(identifier, guid);
+        // A `chat_id` names its row exactly; an identifier shared by an iMessage and an SMS chat must not
+        // pick the other one.
+        let found = match chat_id {
+            Some(id) => Some((*id, identifier.clone(), guid.clone())),
+            None => find_chat(&tx, &target_candidates(preferred))?,
+        };
+        let Some((chat_id, identifier, guid)) = found else {
             return Err(Failure::internal(format!(
                 "AppleScript failed: Messages got an error: Can’t get chat id \"{preferred}\"."
             )));
@@ -414,26 +514,13 @@ fn deliver(
             Ok(r)
         });
     }
+    // A buddy of one service is sent to in that service's DM chat, never in the other service's chat with
+    // the same identifier: imsg's bare-handle candidate is only a lookup, not where Messages writes.
     let chat_id = find_chat(
         &tx,
-        &direct_candidates(
-            &message.handle,
-            if direct_service == Service::Sms {
-                "sms"
-            } else {
-                "imessage"
-            },
-        ),
+        &service_chat_candidates(&message.handle, direct_service),
     )?
-    .map(|(id, _, guid)| {
-        // The bare-handle candidate can match a chat of the other service; the row follows its chat.
-        message.service = if guid.starts_with("SMS;") {
-            Service::Sms
-        } else {
-            Service::IMessage
-        };
-        id
-    });
+    .map(|(id, ..)| id);
     let result = match chat_id {
         Some(id) => write_into_chat(&tx, id, message, text, file)?,
         None => {
@@ -460,7 +547,7 @@ fn deliver(
 }
 
 /// Writes what macOS 26 Messages sometimes writes for a chat send: an empty outgoing row joined to no chat,
-/// whose handle is the chat's identifier (spec 10.5). Returns its rowid.
+/// whose handle is the chat's identifier. Returns its rowid.
 fn write_ghost_row(db_path: &Path, handle: &str) -> Result<i64, Failure> {
     let mut conn = db::open_writer(db_path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -513,7 +600,7 @@ fn db_failure(err: db::DbError) -> Failure {
     }
 }
 
-/// `typing` (spec 5.6).
+/// `typing`: the target and, for a direct target, the service are checked, then the bridge answers.
 pub(crate) fn typing(
     conn: &Connection,
     p: Params<'_>,
@@ -528,7 +615,7 @@ pub(crate) fn typing(
     bridge_result(settings, json!({"ok": true}), TYPING_UNAVAILABLE)
 }
 
-/// `read` (spec 5.7).
+/// `read`: the target is checked, then the bridge answers.
 pub(crate) fn read(
     conn: &Connection,
     p: Params<'_>,
@@ -552,7 +639,7 @@ fn named_target(conn: &Connection, p: Params<'_>) -> Result<Target, Failure> {
     Ok(target)
 }
 
-/// The bridge-backed methods of spec 5.8: chat target, then message param, then method params, then the bridge.
+/// The bridge-backed methods: chat target, then message param, then method params, then the bridge.
 pub(crate) fn bridge_method(
     conn: &Connection,
     method: &str,

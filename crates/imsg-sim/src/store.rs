@@ -1,5 +1,5 @@
 //! Reading chat.db the way imsg 0.9.0 does: column detection, the shared row projection, and the payloads
-//! of chats, messages, attachments and reactions (spec sections 7 and 9).
+//! of chats, messages, attachments and reactions.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ impl Columns {
         if present { expr } else { "NULL" }
     }
 
-    /// The shared message projection of spec 9.3, with NULL for missing optional columns.
+    /// The message projection imsg shares between history and watch, with NULL for missing optional columns.
     fn projection(&self) -> String {
         format!(
             "m.ROWID, IFNULL(h.id, ''), IFNULL(m.text, ''), m.date, IFNULL(m.is_from_me, 0), {dest}, {guid}, \
@@ -254,7 +254,7 @@ impl Shared {
         Ok(chats)
     }
 
-    /// The rows of `messages.history`, newest first, with the filters of spec 5.2.
+    /// The rows of `messages.history`, newest first, with its participant and date filters.
     pub(crate) fn history(
         &self,
         conn: &Connection,
@@ -337,7 +337,7 @@ impl Shared {
         Ok(rows)
     }
 
-    /// Whether a URL-preview balloon row is a duplicate to skip; updates the process-wide state (spec 8.4).
+    /// Whether a URL-preview balloon row is a duplicate to skip; updates the process-wide state.
     pub(crate) fn is_balloon_duplicate(
         &self,
         row: &MessageRow,
@@ -373,7 +373,7 @@ impl Shared {
         }
     }
 
-    /// Builds the Message object of spec 7.2 for one row in one chat (0 = no chat).
+    /// Builds the Message object of imsg 0.9.0 for one row in one chat (0 = no chat).
     pub(crate) fn message_json(
         &self,
         conn: &Connection,
@@ -528,7 +528,7 @@ impl Shared {
             .and_then(crate::plist::transcription))
     }
 
-    /// The Attachment objects of spec 7.3, in SQLite's natural order.
+    /// The Attachment objects of imsg 0.9.0, in SQLite's natural order.
     fn attachments(&self, conn: &Connection, rowid: i64) -> rusqlite::Result<Vec<Value>> {
         let mut stmt = conn.prepare_cached(
             "SELECT a.filename, a.transfer_name, a.uti, a.mime_type, a.total_bytes, a.is_sticker \
@@ -554,7 +554,7 @@ impl Shared {
         rows.collect()
     }
 
-    /// The aggregated tapbacks on a message (spec 7.4).
+    /// The aggregated tapbacks on a message.
     fn reactions(&self, conn: &Connection, guid: Option<&str>) -> rusqlite::Result<Vec<Value>> {
         let Some(guid) = guid.filter(|g| !g.is_empty() && self.columns.reactions) else {
             return Ok(Vec::new());
@@ -714,7 +714,7 @@ impl MessageRow {
     }
 
     /// Whether the row is a tapback add (2000..2006) or removal (3000..3006). Other associated types, such
-    /// as 1000 or 2007..2999, are ordinary messages whose associated guid becomes `reply_to_guid` (spec 8.5),
+    /// as 1000 or 2007..2999, are ordinary messages whose associated guid becomes `reply_to_guid`,
     /// even though the SQL exclusion range 2000..3006 hides 2007..2999 when reactions are not included.
     fn is_tapback(&self) -> bool {
         self.assoc_type

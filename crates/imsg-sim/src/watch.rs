@@ -1,4 +1,4 @@
-//! Watch subscriptions: one thread per subscription, polling chat.db as imsg 0.9.0 does (spec section 8).
+//! Watch subscriptions: one thread per subscription, polling chat.db as imsg 0.9.0 does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};

@@ -390,6 +390,9 @@ pub async fn run(args: &DemoArgs) -> Result<u8, Failure> {
             &AgentChoice {
                 source_name: loaded.path.display().to_string(),
                 config_text: loaded.text.clone(),
+                // No `/config` in the demo: its writer reloads with SIGHUP, which only `run` handles.
+                config_path: None,
+                state_dir: Some(state.clone()),
             },
         )?,
         seen: seen.clone(),

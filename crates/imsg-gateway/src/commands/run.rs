@@ -255,7 +255,7 @@ impl Supervisor {
     /// Starts every enabled account of `loaded`; returns the first failure.
     pub async fn start_all(&mut self, loaded: &Loaded) -> Option<Failure> {
         let mut first = None;
-        let agent = agent_choice(loaded);
+        let agent = agent_choice(loaded, &self.state_dir);
         for (_, (account, fp)) in wanted(loaded) {
             let failure = self.start_account(&account, fp, &agent).await;
             if first.is_none() {
@@ -270,7 +270,7 @@ impl Supervisor {
     pub async fn reload(&mut self, next: &Loaded) -> ReloadReport {
         let mut report = ReloadReport::default();
         let next_accounts = wanted(next);
-        let agent = agent_choice(next);
+        let agent = agent_choice(next, &self.state_dir);
         for id in self.accounts() {
             let keep = next_accounts.get(&id).is_some_and(|(_, fp)| {
                 self.served
@@ -339,10 +339,12 @@ pub async fn on_hangup(sup: &mut Supervisor, loaded: &mut Loaded) -> Result<Relo
 }
 
 /// The agent input of a loaded config.
-fn agent_choice(loaded: &Loaded) -> AgentChoice {
+fn agent_choice(loaded: &Loaded, state_dir: &Path) -> AgentChoice {
     AgentChoice {
         source_name: loaded.path.display().to_string(),
         config_text: loaded.text.clone(),
+        config_path: Some(loaded.path.clone()),
+        state_dir: Some(state_dir.to_path_buf()),
     }
 }
 

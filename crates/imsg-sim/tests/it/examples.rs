@@ -1,4 +1,4 @@
-//! Every example of spec section 15 (and a few framing rules of section 2), run from `examples.json`
+//! The conformance examples of imsg 0.9.0 (and a few framing rules), run from `examples.json`
 //! against the built binary through a raw pipe.
 
 use serde_json::Value;

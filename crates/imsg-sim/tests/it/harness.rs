@@ -1,5 +1,5 @@
-//! Test harness: Fixture F of spec 15.1, the simulator as a child process behind a raw pipe, and JSON
-//! matching with the few masks the spec allows.
+//! Test harness: Fixture F (the small chat.db every conformance example starts from), the simulator as a
+//! child process behind a raw pipe, and JSON matching with the few masks where imsg's output is not fixed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// Builds Fixture F exactly as spec 15.1 lists it, through the public schema function and plain SQL.
+    /// Builds Fixture F, row by row, through the public schema function and plain SQL.
     pub fn f() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("chat.db");
@@ -362,7 +362,7 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (String, i32) {
     (stdout, status.code().unwrap_or(-1))
 }
 
-/// The chat fields of the spec's `CHAT1` / `CHAT2` abbreviations.
+/// The chat fields that `examples.json` abbreviates as `CHAT1` / `CHAT2`.
 pub fn chat_fields(chat: i64) -> Map<String, Value> {
     let value = match chat {
         1 => serde_json::json!({

@@ -1,4 +1,5 @@
-//! Integration tests of the `imsg-sim` binary through raw pipes, against the literal examples of the spec.
+//! Integration tests of the `imsg-sim` binary through raw pipes, against literal request and answer lines of
+//! imsg 0.9.0.
 
 // The harness helpers state their expectations with `expect` on purpose: a failure there is a test failure.
 #![expect(clippy::expect_used, reason = "test helpers fail loudly by design")]
@@ -11,3 +12,4 @@ mod examples;
 mod faults;
 mod harness;
 mod scenarios;
+mod sends;

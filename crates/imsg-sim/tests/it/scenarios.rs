@@ -494,7 +494,7 @@ fn cli_pages() {
     }
     let (status, _) = run_cli(&["status", "--json"], &[("IMSG_SIM_BRIDGE", "ready")]);
     let status: Value = serde_json::from_str(&status).expect("status json");
-    // advanced_features needs SIP disabled (spec 1.4), so a ready bridge cannot report sip "unknown".
+    // advanced_features needs SIP disabled, so a ready bridge cannot report sip "unknown".
     assert_eq!(
         (
             status["advanced_features"].as_bool(),
@@ -608,7 +608,7 @@ fn broken_databases_fail_per_request_and_per_stream() {
 
 #[test]
 fn the_minimal_schema_of_imsg_tests_still_serves() {
-    // Only the required columns of spec 9.1: no guid trio, no attributedBody, no message_date.
+    // Only the columns imsg cannot do without: no guid trio, no attributedBody, no message_date.
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("chat.db");
     let conn = rusqlite::Connection::open(&db).expect("open");
