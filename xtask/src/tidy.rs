@@ -49,8 +49,10 @@ const ALLOWED_EDGES: &[(&str, &[(&str, Allow)])] = &[
         ],
     ),
     // The binary wires the channel to a loaded configuration. Its command-line tools (pairing approval,
-    // `config check`) name accounts and handles, hence policy and target. The transport and the text
-    // rules stay behind the channel. The demo embeds the simulator, only behind the `demo` feature.
+    // `config check`) name accounts and handles, hence policy and target. `doctor`, `channels status
+    // --probe` and the start-up check of `run` probe imsg step by step, hence imsg-rpc (its probe
+    // functions only). The text rules stay behind the channel. The demo embeds the simulator, only
+    // behind the `demo` feature.
     (
         "imsg-gateway",
         &[
@@ -58,6 +60,7 @@ const ALLOWED_EDGES: &[(&str, &[(&str, Allow)])] = &[
             ("imsg-config", Allow::Any),
             ("imsg-policy", Allow::Any),
             ("imsg-target", Allow::Any),
+            ("imsg-rpc", Allow::Any),
             ("imsg-sim", Allow::Feature("demo")),
         ],
     ),

@@ -1,39 +1,18 @@
-//! The `imsg-gateway` binary. Its commands arrive with the gateway issue; today it reports its version
-//! and says plainly that the rest is not built yet.
+//! The `imsg-gateway` binary. It is multi-call: started under the name `imsg` (the demo points
+//! `cliPath` at a symlink of that name to this binary) it is the embedded imsg simulator.
 
 use std::process::ExitCode;
 
-/// sysexits `EX_UNAVAILABLE`: the requested service is not available (here: not built yet).
-const EX_UNAVAILABLE: u8 = 69;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        Some("--version" | "-V") => {
-            #[expect(clippy::print_stdout, reason = "the version is the command's output")]
-            {
-                println!("imsg-gateway {}", env!("CARGO_PKG_VERSION"));
-            }
-            ExitCode::SUCCESS
-        }
-        Some("demo" | "run") => {
-            say("imsg-gateway: the channel and the demo are not built yet; \
-                 today the workspace provides the libraries (see README.md)");
-            ExitCode::from(EX_UNAVAILABLE)
-        }
-        _ => {
-            say("usage: imsg-gateway --version | demo | run  (only --version works today)");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn say(msg: &str) {
-    #[expect(
-        clippy::print_stderr,
-        reason = "diagnostics go to stderr; stdout is for data"
-    )]
+    #[cfg(feature = "demo")]
     {
-        eprintln!("{msg}");
+        let argv0 = std::env::args_os().next().unwrap_or_default();
+        if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("imsg")) {
+            return imsg_sim::run(std::env::args_os().skip(1).collect());
+        }
     }
+    let cli = imsg_gateway::cli::Cli::parse();
+    ExitCode::from(imsg_gateway::run_cli(cli))
 }
