@@ -166,6 +166,10 @@ const COMMAND_ALLOWED: &[(&str, &str)] = &[
         "crates/imsg-gateway/src/agent/exec.rs",
         "runs the configured agent command",
     ),
+    (
+        "crates/imsg-gateway/src/commands/doctor.rs",
+        "asks `ssh-keygen -F` whether the remote Mac's host key is known",
+    ),
     ("crates/imsg-sim/", "the simulator and its process tests"),
     ("xtask/", "runs cargo, git and the checks"),
     ("tests/", "end-to-end tests run real processes"),
@@ -1015,7 +1019,8 @@ mod tests {
                 &[("imsg-gateway", "imsg-sim", None, true)],
                 &[("imsg-gateway", "other", &["dep:imsg-sim"])],
             ),
-            meta(&[("imsg-gateway", "imsg-rpc", None, false)], &[]),
+            // The binary reaches the text rules only through the channel.
+            meta(&[("imsg-gateway", "imsg-text", None, false)], &[]),
             meta(&[("imsg-text", "imsg-target", None, false)], &[]),
             // A package the table does not know.
             meta(&[("imsg-new", "imsg-target", None, false)], &[]),
