@@ -20,7 +20,7 @@ pub fn line(text: &str) -> Result<(), Failure> {
 ///
 /// # Errors
 ///
-/// As [`line`].
+/// As [`line()`].
 pub fn json(value: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::other(format!("cannot render JSON: {e}")))?;
@@ -31,7 +31,7 @@ pub fn json(value: &serde_json::Value) -> Result<(), Failure> {
 ///
 /// # Errors
 ///
-/// As [`line`].
+/// As [`line()`].
 pub fn json_line(value: &serde_json::Value) -> Result<(), Failure> {
     line(&value.to_string())
 }
