@@ -13,6 +13,7 @@ pub mod attachments;
 mod channel;
 mod error;
 mod handler;
+pub mod outbound_text;
 pub mod store;
 
 pub use channel::{

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use imsg_channel::{Channel, ChannelState, ChannelStatus, MessageHandler};
-use imsg_config::{ChunkMode, ResolvedAccount};
+use imsg_config::ResolvedAccount;
 use imsg_rpc::SpawnOptions;
 
 use crate::agent::{Agent, AgentConfig, ConfigWriter, GroupPrompts};
@@ -152,71 +152,4 @@ pub fn spawn_options(account: &ResolvedAccount) -> SpawnOptions {
 /// None today; the `Result` leaves room for a store that must open something.
 pub fn pairing_store(state_dir: &Path) -> Result<imsg_channel::store::FilePairingStore, Failure> {
     Ok(imsg_channel::store::FilePairingStore::new(state_dir))
-}
-
-/// Splits `text` into chunks of at most `limit` characters, at whitespace where possible
-/// (`length`), or at blank lines first (`newline`).
-//
-// LEAD: swap for the outbound-text crate's chunker so `message send --dry-run` shows exactly what
-// the channel sends.
-pub fn chunk_text(text: &str, limit: u64, mode: ChunkMode) -> Vec<String> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX).max(1);
-    let pieces: Vec<&str> = match mode {
-        ChunkMode::Newline => text.split("\n\n").collect(),
-        _ => vec![text],
-    };
-    let mut chunks = Vec::new();
-    for piece in pieces {
-        let mut rest = piece.trim();
-        while rest.chars().count() > limit {
-            let cut = rest
-                .char_indices()
-                .nth(limit)
-                .map_or(rest.len(), |(i, _)| i);
-            let head = &rest[..cut];
-            let at = if rest[cut..].starts_with(char::is_whitespace) {
-                cut
-            } else {
-                head.rfind(char::is_whitespace)
-                    .filter(|&i| i > 0)
-                    .unwrap_or(cut)
-            };
-            chunks.push(rest[..at].trim_end().to_owned());
-            rest = rest[at..].trim_start();
-        }
-        if !rest.is_empty() {
-            chunks.push(rest.to_owned());
-        }
-    }
-    chunks
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_break_at_whitespace_within_the_limit() {
-        let chunks = chunk_text("aaa bbb ccc", 7, ChunkMode::Length);
-        assert_eq!(chunks, vec!["aaa bbb", "ccc"]);
-        for c in &chunks {
-            assert!(c.chars().count() <= 7);
-        }
-    }
-
-    #[test]
-    fn a_word_longer_than_the_limit_is_cut() {
-        assert_eq!(
-            chunk_text("abcdefghij", 4, ChunkMode::Length),
-            vec!["abcd", "efgh", "ij"]
-        );
-    }
-
-    #[test]
-    fn newline_mode_splits_paragraphs_first() {
-        assert_eq!(
-            chunk_text("one\n\ntwo", 100, ChunkMode::Newline),
-            vec!["one", "two"]
-        );
-    }
 }

@@ -95,11 +95,9 @@ pub async fn send(globals: &Globals, args: &SendArgs) -> Result<u8, Failure> {
         .await
         .unwrap_or_else(|_| PairingSnapshot::new(account.id.clone()));
     let refusal = check_outbound(&account.policy, &target, None, &pairing).err();
-    let chunks = wiring::chunk_text(
-        &args.text,
-        account.limits.text_chunk_limit,
-        account.limits.chunk_mode,
-    );
+    // The same step the channel runs on every reply, so the dry run shows the real bubbles. An
+    // owner's own message gets no response prefix.
+    let chunks = imsg_channel::outbound_text::prepare_reply(&args.text, &account.limits, None);
     let service = match &target {
         Target::Handle { service, .. } => *service,
         _ => account.service,
