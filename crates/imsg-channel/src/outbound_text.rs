@@ -51,8 +51,9 @@ mod tests {
 
     #[test]
     fn the_account_limit_and_mode_apply() {
+        // Length mode breaks at the last whitespace inside the window, as the anchor does.
         let out = prepare_reply("aaa bbb ccc", &limits(7, ChunkMode::Length), None);
-        assert_eq!(out, vec!["aaa bbb".to_owned(), "ccc".to_owned()]);
+        assert_eq!(out, vec!["aaa".to_owned(), "bbb ccc".to_owned()]);
         let out = prepare_reply("one\n\ntwo", &limits(100, ChunkMode::Newline), None);
         assert_eq!(out, vec!["one".to_owned(), "two".to_owned()]);
     }
