@@ -128,7 +128,7 @@ pub(crate) fn is_safe_remote_host(value: &str) -> bool {
 /// partial globs such as `foo*` are invalid.
 /// A Windows drive path (`C:/...`) is accepted and keeps its drive.
 pub(crate) fn normalize_root(raw: &str) -> Option<String> {
-    // NUL, line breaks and other control characters never belong in a root (crates.md 1.5).
+    // NUL, line breaks and other control characters never belong in a root: a root is a path, and a path with them cannot be shown or matched safely.
     if raw
         .chars()
         .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
